@@ -1,0 +1,183 @@
+//! The contract between the eBPF programs and userspace: the `#[repr(C)]` records that travel
+//! in the ring buffer, the globals userspace patches in before load, and the names of maps and
+//! programs. Both sides compile this crate (the kernel side with `no_std`); sizes are asserted
+//! at compile time so a layout change cannot go unnoticed.
+#![cfg_attr(not(feature = "user"), no_std)]
+
+/// Record kind: an exec seen by `sched/sched_process_exec`.
+pub const KIND_EXEC: u32 = 1;
+/// Record kind: a TCP connect attempt (CLOSE -> SYN_SENT).
+pub const KIND_CONNECT: u32 = 2;
+
+/// Exec flag: the exec'ing task's parent runs one of the configured parent executables
+/// (a stage-1 candidate).
+pub const EXEC_STAGE1: u32 = 1;
+/// Exec flag: the exec'ing task's parent is a recent stage-1 process (context for stage 2:
+/// it gives userspace the image the grandchild runs).
+pub const EXEC_CHILD_OF_STAGE1: u32 = 2;
+
+/// Bytes of the exec filename kept (the path as passed to exec).
+pub const FILENAME_LEN: usize = 256;
+/// Bytes of the argument area (`mm->arg_start..arg_end`) kept.
+pub const ARGS_LEN: usize = 512;
+/// `task->comm` length.
+pub const COMM_LEN: usize = 16;
+
+/// Window in which the kernel still treats a stage-1 exec as recent: a little over the rule's
+/// 1 s maxspan, so the kernel passes a superset and userspace decides exactly.
+pub const KERNEL_WINDOW_NS: u64 = 1_250_000_000;
+
+/// Names of maps and programs in the object; userspace reports a missing one as an error.
+pub mod names {
+    pub const EVENTS: &str = "EVENTS";
+    pub const RINGBUF_DROPS: &str = "RINGBUF_DROPS";
+    pub const PARENT_EXES: &str = "PARENT_EXES";
+    pub const STAGE1: &str = "STAGE1";
+    pub const CONFIG: &str = "CONFIG";
+    pub const PROG_EXEC: &str = "sched_process_exec";
+    pub const PROG_EXIT: &str = "sched_process_exit";
+    pub const PROG_CONNECT_TP: &str = "inet_sock_set_state";
+    pub const PROG_CONNECT_FENTRY: &str = "tcp_connect_fentry";
+    pub const PROG_CONNECT_KPROBE: &str = "tcp_connect_kprobe";
+}
+
+/// Identity of an executable file as the kernel sees it: `inode->i_sb->s_dev` (kernel
+/// encoding, `major << 20 | minor`) and `inode->i_ino`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ExeId {
+    pub dev: u32,
+    pub _pad: u32,
+    pub ino: u64,
+}
+
+/// What the kernel remembers of a stage-1 process, keyed by its tgid.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stage1 {
+    /// Start time of the thread-group leader (`task->start_time`), guards against pid reuse.
+    pub start_ns: u64,
+    /// `bpf_ktime_get_ns()` of its newest stage-1 exec.
+    pub exec_ns: u64,
+}
+
+/// The fields and offsets the programs need, read at start-up from `/sys/kernel/btf/vmlinux`
+/// and the tracepoints' `format` files, and written into the `CONFIG` global before load.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    // task_struct
+    pub task_real_parent: u32,
+    pub task_group_leader: u32,
+    pub task_tgid: u32,
+    pub task_start_time: u32,
+    pub task_mm: u32,
+    // mm_struct
+    pub mm_exe_file: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    // file / inode / super_block
+    pub file_f_inode: u32,
+    pub inode_i_ino: u32,
+    pub inode_i_sb: u32,
+    pub sb_s_dev: u32,
+    // sock_common (fentry/kprobe fallback)
+    pub skc_daddr: u32,
+    pub skc_dport: u32,
+    pub skc_family: u32,
+    pub skc_v6_daddr: u32,
+    // sched/sched_process_exec format
+    pub tp_exec_filename: u32,
+    // sock/inet_sock_set_state format
+    pub tp_sk_oldstate: u32,
+    pub tp_sk_newstate: u32,
+    pub tp_sk_dport: u32,
+    pub tp_sk_family: u32,
+    pub tp_sk_protocol: u32,
+    /// Size in bytes of `protocol` (u8 before Linux 6.1's change, u16 after).
+    pub tp_sk_protocol_size: u32,
+    pub tp_sk_daddr: u32,
+    pub tp_sk_daddr_v6: u32,
+    /// Non-zero once userspace filled the structure; programs do nothing until then.
+    pub ready: u32,
+}
+
+/// Fixed header of every ring-buffer record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    pub kind: u32,
+    pub flags: u32,
+    /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) when the event happened.
+    pub ktime_ns: u64,
+}
+
+/// The task that caused an event, and its parent, in init-namespace ids.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Task {
+    pub pid: u32,
+    pub tgid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub _pad: u32,
+    /// `group_leader->start_time` (CLOCK_MONOTONIC ns): with tgid and boot id, the entity id.
+    pub start_ns: u64,
+    /// The parent's `group_leader->start_time`.
+    pub parent_start_ns: u64,
+    /// The task's executable (`mm->exe_file`), zero when unknown.
+    pub exe: ExeId,
+    /// The parent's executable.
+    pub parent_exe: ExeId,
+    pub comm: [u8; COMM_LEN],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExecEvent {
+    pub header: Header,
+    pub task: Task,
+    /// Index into the configured parent executables that matched (stage 1), else u32::MAX.
+    pub parent_index: u32,
+    /// Bytes of `filename` used (without NUL); 0 if unreadable.
+    pub filename_len: u32,
+    /// `mm->arg_end - mm->arg_start` (may exceed what `args` holds).
+    pub args_total: u32,
+    /// Bytes of `args` valid.
+    pub args_len: u32,
+    pub filename: [u8; FILENAME_LEN],
+    /// NUL-separated argv, as in `/proc/PID/cmdline`.
+    pub args: [u8; ARGS_LEN],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectEvent {
+    pub header: Header,
+    pub task: Task,
+    /// AF_INET (2) or AF_INET6 (10).
+    pub family: u16,
+    /// Destination port, host byte order.
+    pub dport: u16,
+    pub _pad: u32,
+    /// IPv4: first 4 bytes; IPv6: all 16 (network order).
+    pub daddr: [u8; 16],
+}
+
+pub const AF_INET: u16 = 2;
+pub const AF_INET6: u16 = 10;
+
+const _: () = assert!(core::mem::size_of::<Header>() == 16);
+const _: () = assert!(core::mem::size_of::<Task>() == 88);
+const _: () = assert!(core::mem::size_of::<ExecEvent>() == 16 + 88 + 16 + FILENAME_LEN + ARGS_LEN);
+const _: () = assert!(core::mem::size_of::<ConnectEvent>() == 16 + 88 + 8 + 16);
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all are #[repr(C)], Copy, contain only integers and byte arrays, and have no
+    // implicit padding (sizes asserted above).
+    unsafe impl aya::Pod for super::ExeId {}
+    unsafe impl aya::Pod for super::Stage1 {}
+    unsafe impl aya::Pod for super::Config {}
+}

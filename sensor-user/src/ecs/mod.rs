@@ -1,0 +1,1 @@
+//! ECS documents: the alert, and events in the Elastic Defend shape.

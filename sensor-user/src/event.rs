@@ -1,0 +1,84 @@
+//! The normalised events the rule engine consumes. Live mode (kernel records, enriched) and
+//! replay mode (Elastic Defend ECS documents) both produce exactly these, so the engine cannot
+//! tell them apart. Field names follow the ECS fields the rule reads; `None` is ECS null.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Nanoseconds since the Unix epoch (the event's `@timestamp`).
+pub type TimestampNs = i64;
+
+/// A process as ECS `process.*` / `process.parent.*` describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Process {
+    pub pid: Option<u32>,
+    pub entity_id: Option<String>,
+    /// Absolute, symlink-resolved path of the image (`/proc/PID/exe`).
+    pub executable: Option<String>,
+    /// File name of `executable` (not `comm`).
+    pub name: Option<String>,
+    pub args: Option<Vec<String>>,
+    pub user_id: Option<u32>,
+    pub user_name: Option<String>,
+    pub group_id: Option<u32>,
+    /// Process start, ns since the Unix epoch.
+    pub start: Option<TimestampNs>,
+}
+
+/// ECS `destination.*` of a network event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Destination {
+    /// IPv4-mapped IPv6 addresses are already normalised to IPv4.
+    pub ip: Option<IpAddr>,
+    pub port: Option<u16>,
+}
+
+/// One event, as the rule sees it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Event {
+    pub timestamp: TimestampNs,
+    /// `host.id`
+    pub host_id: Option<String>,
+    /// `host.name`
+    pub host_name: Option<String>,
+    /// `host.os.type`
+    pub host_os_type: Option<String>,
+    /// `event.category` (array in ECS; a single string becomes one element).
+    pub category: Vec<String>,
+    /// `event.type`
+    pub event_type: Vec<String>,
+    /// `event.action`
+    pub action: Option<String>,
+    /// `process.*`
+    pub process: Process,
+    /// `process.parent.*`
+    pub parent: Process,
+    /// `destination.*` (network events).
+    pub destination: Destination,
+    /// `source.*` of network events (the local end), when known.
+    pub source: Destination,
+    /// `network.transport`, e.g. "tcp".
+    pub transport: Option<String>,
+    /// The original ECS document when the event came from one (replay); alerts embed it
+    /// verbatim instead of re-rendering.
+    pub original: Option<Arc<serde_json::Value>>,
+}
+
+impl Event {
+    /// `event.category` contains `c` (EQL's `process where` / `network where`).
+    pub fn has_category(&self, c: &str) -> bool {
+        self.category.iter().any(|x| x == c)
+    }
+
+    /// `event.type` contains `t` (EQL `==` against an array field matches any element).
+    pub fn has_type(&self, t: &str) -> bool {
+        self.event_type.iter().any(|x| x == t)
+    }
+}
+
+/// A completed sequence: the stage-1 exec and the stage-2 connect that joined it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub stage1: Arc<Event>,
+    pub stage2: Arc<Event>,
+}
