@@ -98,7 +98,11 @@ pub const THREAT_FRAMEWORK: &str = "MITRE ATT&CK";
 /// Every tactic, technique and sub-technique of the seed.
 pub const THREATS: &[Threat] = &[
     Threat {
-        tactic: ("TA0003", "Persistence", "https://attack.mitre.org/tactics/TA0003/"),
+        tactic: (
+            "TA0003",
+            "Persistence",
+            "https://attack.mitre.org/tactics/TA0003/",
+        ),
         techniques: &[Technique {
             id: "T1546",
             name: "Event Triggered Execution",
@@ -111,13 +115,21 @@ pub const THREATS: &[Threat] = &[
         }],
     },
     Threat {
-        tactic: ("TA0008", "Lateral Movement", "https://attack.mitre.org/tactics/TA0008/"),
+        tactic: (
+            "TA0008",
+            "Lateral Movement",
+            "https://attack.mitre.org/tactics/TA0008/",
+        ),
         techniques: &[
             Technique {
                 id: "T1021",
                 name: "Remote Services",
                 reference: "https://attack.mitre.org/techniques/T1021/",
-                subtechniques: &[("T1021.004", "SSH", "https://attack.mitre.org/techniques/T1021/004/")],
+                subtechniques: &[(
+                    "T1021.004",
+                    "SSH",
+                    "https://attack.mitre.org/techniques/T1021/004/",
+                )],
             },
             Technique {
                 id: "T1563",
@@ -132,7 +144,11 @@ pub const THREATS: &[Threat] = &[
         ],
     },
     Threat {
-        tactic: ("TA0011", "Command and Control", "https://attack.mitre.org/tactics/TA0011/"),
+        tactic: (
+            "TA0011",
+            "Command and Control",
+            "https://attack.mitre.org/tactics/TA0011/",
+        ),
         techniques: &[],
     },
 ];

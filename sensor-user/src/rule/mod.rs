@@ -1,2 +1,6 @@
 //! The rule: its definition as data and the pure sequence engine.
 pub mod definition;
+pub mod engine;
+pub mod exclusions;
+
+pub use engine::{Engine, EngineStats, Limits, RuleConfig};

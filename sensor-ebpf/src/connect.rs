@@ -1,0 +1,139 @@
+//! Hooks for TCP connect attempts, IPv4 and IPv6 (including IPv4-mapped destinations on
+//! AF_INET6 sockets, which show as AF_INET6 with a mapped address).
+//!
+//! Preferred: tracepoint `sock/inet_sock_set_state` (Linux 4.16+), transition CLOSE -> SYN_SENT.
+//! It fires inside `tcp_v4_connect`/`tcp_v6_connect` in the connecting task, once per
+//! attempt, blocking or not. Its layout changed across kernels (`protocol` grew from u8 to
+//! u16), so every offset comes from its `format` file.
+//! Fallbacks, chosen by userspace by actually attaching: fentry then kprobe on `tcp_connect`
+//! (called by both connect paths with the socket already in SYN_SENT), reading `sock_common`
+//! through BTF offsets.
+//!
+//! A connect is sent only when the connecting process's parent is a recent stage-1 process.
+
+use aya_ebpf::{
+    macros::{fentry, kprobe, tracepoint},
+    programs::{FEntryContext, ProbeContext, TracePointContext},
+};
+use sensor_common::{ConnectEvent, Header, AF_INET, AF_INET6, KIND_CONNECT};
+
+use crate::{
+    config::off,
+    exec::{bpf_ktime_get_ns_safe, is_recent_stage1},
+    maps::{count_drop, EVENTS},
+    task,
+};
+
+const TCP_SYN_SENT: i32 = 2;
+const TCP_CLOSE: i32 = 7;
+const IPPROTO_TCP: u16 = 6;
+
+#[tracepoint(category = "sock", name = "inet_sock_set_state")]
+pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
+    let _ = try_set_state(&ctx);
+    0
+}
+
+fn try_set_state(ctx: &TracePointContext) -> Result<(), i32> {
+    if off!(ready) == 0 {
+        return Ok(());
+    }
+    // SAFETY (all reads below): offsets come from the tracepoint's format file; read_at uses
+    // bpf_probe_read_kernel, which tolerates any address.
+    let newstate: i32 = unsafe { ctx.read_at(off!(tp_sk_newstate))? };
+    if newstate != TCP_SYN_SENT {
+        return Ok(());
+    }
+    let oldstate: i32 = unsafe { ctx.read_at(off!(tp_sk_oldstate))? };
+    if oldstate != TCP_CLOSE {
+        return Ok(());
+    }
+    let protocol: u16 = if off!(tp_sk_protocol_size) == 1 {
+        u16::from(unsafe { ctx.read_at::<u8>(off!(tp_sk_protocol))? })
+    } else {
+        unsafe { ctx.read_at::<u16>(off!(tp_sk_protocol))? }
+    };
+    if protocol != IPPROTO_TCP {
+        return Ok(());
+    }
+    let family: u16 = unsafe { ctx.read_at(off!(tp_sk_family))? };
+    let dport: u16 = unsafe { ctx.read_at(off!(tp_sk_dport))? };
+    let mut daddr = [0u8; 16];
+    match family {
+        AF_INET => {
+            let v4: [u8; 4] = unsafe { ctx.read_at(off!(tp_sk_daddr))? };
+            daddr[..4].copy_from_slice(&v4);
+        }
+        AF_INET6 => daddr = unsafe { ctx.read_at(off!(tp_sk_daddr_v6))? },
+        _ => return Ok(()),
+    }
+    emit(family, dport, daddr)
+}
+
+#[fentry(function = "tcp_connect")]
+pub fn tcp_connect_fentry(ctx: FEntryContext) -> u32 {
+    let sk: *const u8 = ctx.arg(0);
+    let _ = from_sock(sk);
+    0
+}
+
+#[kprobe]
+pub fn tcp_connect_kprobe(ctx: ProbeContext) -> u32 {
+    if let Some(sk) = ctx.arg::<*const u8>(0) {
+        let _ = from_sock(sk);
+    }
+    0
+}
+
+/// The fallbacks' common path: `struct sock` starts with `struct sock_common`.
+#[inline(always)]
+fn from_sock(sk: *const u8) -> Result<(), i32> {
+    if off!(ready) == 0 || sk.is_null() {
+        return Ok(());
+    }
+    // SAFETY (all reads): probe reads through BTF offsets; a bad address yields an error.
+    let family: u16 = unsafe { task::read(sk, off!(skc_family))? };
+    let dport = u16::from_be(unsafe { task::read::<u16>(sk, off!(skc_dport))? });
+    let mut daddr = [0u8; 16];
+    match family {
+        AF_INET => {
+            let v4: [u8; 4] = unsafe { task::read(sk, off!(skc_daddr))? };
+            daddr[..4].copy_from_slice(&v4);
+        }
+        AF_INET6 => daddr = unsafe { task::read(sk, off!(skc_v6_daddr))? },
+        _ => return Ok(()),
+    }
+    emit(family, dport, daddr)
+}
+
+/// Sends the attempt if the current process's parent is a recent stage-1 process.
+#[inline(always)]
+fn emit(family: u16, dport: u16, daddr: [u8; 16]) -> Result<(), i32> {
+    let now = bpf_ktime_get_ns_safe();
+    let current = task::current();
+    let parent = task::parent_of(current)?;
+    let ppid = task::tgid_of(parent)?;
+    if !is_recent_stage1(parent, ppid, now) {
+        return Ok(());
+    }
+    let Some(mut slot) = EVENTS.reserve::<ConnectEvent>(0) else {
+        count_drop();
+        return Ok(());
+    };
+    let ev = slot.as_mut_ptr();
+    // SAFETY: `ev` is a reserved, exclusively owned record; every field is written.
+    unsafe {
+        (*ev).header = Header {
+            kind: KIND_CONNECT,
+            flags: 0,
+            ktime_ns: now,
+        };
+        task::fill(&mut (*ev).task, current, parent);
+        (*ev).family = family;
+        (*ev).dport = dport;
+        (*ev)._pad = 0;
+        (*ev).daddr = daddr;
+    }
+    slot.submit(0);
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Hook: tracepoint `sched/sched_process_exec` (stable since Linux 3.4). It fires in the
+//! exec'ing task after the new image is committed, so `current` is the new image and its
+//! `real_parent` is the process that started it.
+//!
+//! Lineage is decided here, race-free: an exec is a stage-1 candidate when the parent's
+//! executable (device + inode of `mm->exe_file`) is one of the configured parent executables;
+//! it is then remembered in `STAGE1`. An exec whose parent is a recent stage-1 process is sent
+//! too (flag `EXEC_CHILD_OF_STAGE1`): it tells userspace which image a possible stage-2
+//! process runs. Everything else is dropped after two map lookups.
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes,
+        bpf_probe_read_user_buf,
+    },
+    macros::tracepoint,
+    programs::TracePointContext,
+    EbpfContext,
+};
+use sensor_common::{
+    ExecEvent, Header, Stage1, ARGS_LEN, EXEC_CHILD_OF_STAGE1, EXEC_STAGE1, KERNEL_WINDOW_NS,
+    KIND_EXEC,
+};
+
+use crate::{
+    config::off,
+    maps::{count_drop, EVENTS, PARENT_EXES, STAGE1},
+    task,
+};
+
+#[tracepoint(category = "sched", name = "sched_process_exec")]
+pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
+    let _ = try_exec(&ctx);
+    0
+}
+
+/// Whether `parent` (tgid `ppid`) is a stage-1 process whose newest exec is recent.
+#[inline(always)]
+pub fn is_recent_stage1(parent: *const u8, ppid: u32, now: u64) -> bool {
+    // SAFETY: the value is copied out before any other map operation.
+    let Some(entry) = (unsafe { STAGE1.get(&ppid) }).copied() else {
+        return false;
+    };
+    entry.start_ns == task::start_of(parent).unwrap_or(0)
+        && now.wrapping_sub(entry.exec_ns) <= KERNEL_WINDOW_NS
+}
+
+fn try_exec(ctx: &TracePointContext) -> Result<(), i32> {
+    if off!(ready) == 0 {
+        return Ok(());
+    }
+    let now = bpf_ktime_get_ns_safe();
+    let current = task::current();
+    let parent = task::parent_of(current)?;
+    let parent_exe = task::exe_of(parent);
+
+    let mut flags = 0;
+    let mut parent_index = u32::MAX;
+    if parent_exe.ino != 0 {
+        // SAFETY: the value is copied out at once.
+        if let Some(index) = unsafe { PARENT_EXES.get(&parent_exe) } {
+            flags |= EXEC_STAGE1;
+            parent_index = *index;
+        }
+    }
+    if flags == 0 {
+        let ppid = task::tgid_of(parent)?;
+        if !is_recent_stage1(parent, ppid, now) {
+            return Ok(());
+        }
+        flags |= EXEC_CHILD_OF_STAGE1;
+    }
+
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    if flags & EXEC_STAGE1 != 0 {
+        let entry = Stage1 {
+            start_ns: task::start_of(current)?,
+            exec_ns: now,
+        };
+        let _ = STAGE1.insert(&tgid, &entry, 0);
+    }
+
+    let Some(mut slot) = EVENTS.reserve::<ExecEvent>(0) else {
+        count_drop();
+        return Ok(());
+    };
+    let ev = slot.as_mut_ptr();
+    // SAFETY: `ev` points at a reserved, exclusively owned ring-buffer record of the right
+    // size; every field userspace reads is written below (byte arrays are bounded by their
+    // `_len` fields).
+    unsafe {
+        (*ev).header = Header {
+            kind: KIND_EXEC,
+            flags,
+            ktime_ns: now,
+        };
+        task::fill(&mut (*ev).task, current, parent);
+        (*ev).parent_index = parent_index;
+
+        let data_loc: u32 = ctx.read_at(off!(tp_exec_filename)).unwrap_or(0);
+        let name_off = (data_loc & 0xffff) as usize;
+        (*ev).filename_len = match bpf_probe_read_kernel_str_bytes(
+            (ctx.as_ptr() as *const u8).wrapping_add(name_off),
+            &mut (*ev).filename,
+        ) {
+            Ok(bytes) => bytes.len() as u32,
+            Err(_) => 0,
+        };
+
+        let (total, len) = read_args(current, &mut (*ev).args);
+        (*ev).args_total = total;
+        (*ev).args_len = len;
+    }
+    slot.submit(0);
+    Ok(())
+}
+
+/// Copies the start of `mm->arg_start..arg_end` (NUL-separated argv) into `out`. The region
+/// sits at the top of the new stack; a fixed-size read may run past its end, so shorter reads
+/// are tried in turn. Returns (bytes in the region, bytes copied).
+#[inline(always)]
+fn read_args(current: *const u8, out: &mut [u8; ARGS_LEN]) -> (u32, u32) {
+    let Ok(mm) = (unsafe { task::read::<*const u8>(current, off!(task_mm)) }) else {
+        return (0, 0);
+    };
+    if mm.is_null() {
+        return (0, 0);
+    }
+    // SAFETY: probe reads tolerate any address.
+    let start = unsafe { task::read::<u64>(mm, off!(mm_arg_start)) }.unwrap_or(0);
+    // SAFETY: as above.
+    let end = unsafe { task::read::<u64>(mm, off!(mm_arg_end)) }.unwrap_or(0);
+    if start == 0 || end <= start {
+        return (0, 0);
+    }
+    let total = (end - start).min(u32::MAX as u64) as u32;
+    let src = start as *const u8;
+    // SAFETY: bpf_probe_read_user tolerates any address; each slice is a constant length.
+    unsafe {
+        if bpf_probe_read_user_buf(src, &mut out[..ARGS_LEN]).is_ok() {
+            return (total, ARGS_LEN as u32);
+        }
+        if bpf_probe_read_user_buf(src, &mut out[..256]).is_ok() {
+            return (total, 256);
+        }
+        if bpf_probe_read_user_buf(src, &mut out[..128]).is_ok() {
+            return (total, 128);
+        }
+        if bpf_probe_read_user_buf(src, &mut out[..64]).is_ok() {
+            return (total, 64);
+        }
+    }
+    (total, 0)
+}
+
+#[inline(always)]
+pub fn bpf_ktime_get_ns_safe() -> u64 {
+    // SAFETY: the helper has no preconditions.
+    unsafe { bpf_ktime_get_ns() }
+}

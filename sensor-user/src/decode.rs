@@ -1,0 +1,141 @@
+//! Ring-buffer bytes to typed records. Length and kind are checked before anything is read;
+//! the kind is a `u32` matched by value (never transmuted into an enum); a malformed record is
+//! an error for the caller to count and skip.
+
+use std::mem::size_of;
+
+use sensor_common::{ConnectEvent, ExecEvent, Header, KIND_CONNECT, KIND_EXEC};
+
+/// One decoded record.
+#[derive(Clone, Copy, Debug)]
+pub enum Record {
+    Exec(ExecEvent),
+    Connect(ConnectEvent),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {len} bytes is shorter than its header")]
+    Short { len: usize },
+    #[error("record kind {kind} is unknown")]
+    UnknownKind { kind: u32 },
+    #[error("record of kind {kind} has {len} bytes, expected {expected}")]
+    Length {
+        kind: u32,
+        len: usize,
+        expected: usize,
+    },
+    #[error("record field {0} is out of range")]
+    Field(&'static str),
+}
+
+fn read<T: Copy>(bytes: &[u8]) -> T {
+    debug_assert!(bytes.len() >= size_of::<T>());
+    // SAFETY: callers check `bytes.len() >= size_of::<T>()`; T is a plain-old-data record
+    // (integers and byte arrays, every bit pattern valid); read_unaligned needs no alignment.
+    unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) }
+}
+
+/// Decodes one record.
+pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+    if bytes.len() < size_of::<Header>() {
+        return Err(DecodeError::Short { len: bytes.len() });
+    }
+    let header: Header = read(bytes);
+    let expected = match header.kind {
+        KIND_EXEC => size_of::<ExecEvent>(),
+        KIND_CONNECT => size_of::<ConnectEvent>(),
+        kind => return Err(DecodeError::UnknownKind { kind }),
+    };
+    if bytes.len() != expected {
+        return Err(DecodeError::Length {
+            kind: header.kind,
+            len: bytes.len(),
+            expected,
+        });
+    }
+    match header.kind {
+        KIND_EXEC => {
+            let ev: ExecEvent = read(bytes);
+            if ev.filename_len as usize > ev.filename.len() {
+                return Err(DecodeError::Field("filename_len"));
+            }
+            if ev.args_len as usize > ev.args.len() {
+                return Err(DecodeError::Field("args_len"));
+            }
+            Ok(Record::Exec(ev))
+        }
+        _ => Ok(Record::Connect(read(bytes))),
+    }
+}
+
+/// `comm` as text (up to the first NUL).
+pub fn comm(raw: &[u8]) -> String {
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..end]).into_owned()
+}
+
+/// NUL-separated argv (as in /proc/PID/cmdline) of which `total` bytes exist and `have` were
+/// copied. A truncated last argument is kept as far as it was copied.
+pub fn args(raw: &[u8], have: u32, total: u32) -> Vec<String> {
+    let len = (have.min(total) as usize).min(raw.len());
+    let region = &raw[..len];
+    let region = region.strip_suffix(&[0]).unwrap_or(region);
+    if region.is_empty() {
+        return Vec::new();
+    }
+    region
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sensor_common::{ConnectEvent, Header};
+
+    fn bytes_of<T: Copy>(v: &T) -> Vec<u8> {
+        // SAFETY: T is plain old data.
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+    }
+
+    #[test]
+    fn decodes_connect_and_rejects_bad_lengths_and_kinds() {
+        let ev = ConnectEvent {
+            header: Header {
+                kind: KIND_CONNECT,
+                flags: 0,
+                ktime_ns: 5,
+            },
+            dport: 443,
+            ..Default::default()
+        };
+        let b = bytes_of(&ev);
+        assert!(matches!(decode(&b), Ok(Record::Connect(c)) if c.dport == 443));
+        assert_eq!(decode(&b[..10]).err(), Some(DecodeError::Short { len: 10 }));
+        assert!(matches!(
+            decode(&b[..b.len() - 1]),
+            Err(DecodeError::Length { .. })
+        ));
+        let mut bad = b.clone();
+        bad[0] = 99;
+        assert_eq!(
+            decode(&bad).err(),
+            Some(DecodeError::UnknownKind { kind: 99 })
+        );
+    }
+
+    #[test]
+    fn args_split_on_nul_and_respect_lengths() {
+        let raw = b"sh\0-c\0echo hi\0GARBAGE";
+        assert_eq!(args(raw, 22, 14), vec!["sh", "-c", "echo hi"]);
+        assert_eq!(args(raw, 4, 14), vec!["sh", "-"]);
+        assert!(args(raw, 0, 14).is_empty());
+    }
+
+    #[test]
+    fn comm_stops_at_nul() {
+        assert_eq!(comm(b"bash\0\0\0\0\0\0\0\0\0\0\0\0"), "bash");
+    }
+}

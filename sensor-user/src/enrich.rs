@@ -1,0 +1,260 @@
+//! Kernel records to rule events. Adds what the kernel does not carry: wall-clock time, entity
+//! ids, the symlink-resolved executable (verified against the kernel's device + inode, never
+//! guessed), argv, user names. A bounded cache of processes seen exec'ing (stage-1 processes
+//! and their children) lets a connect name its process and parent even after they exited;
+//! what cannot be verified is left empty, never invented.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    fs,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    os::unix::fs::MetadataExt,
+    path::Path,
+};
+
+use sensor_common::{AF_INET, ConnectEvent, EXEC_STAGE1, ExeId, ExecEvent, Task};
+
+use crate::{
+    decode::{self, Record},
+    event::{Destination, Event, Process},
+    host::Host,
+    kernel::parents::kernel_dev,
+    rule::exclusions::normalize_ip,
+};
+
+/// Processes remembered; the oldest is forgotten first.
+pub const PROCESS_CACHE_LEN: usize = 4096;
+
+#[derive(Clone, Debug, Default)]
+struct Image {
+    exe: ExeId,
+    executable: Option<String>,
+    args: Option<Vec<String>>,
+}
+
+/// Turns records into events.
+pub struct Enricher {
+    host: Host,
+    parent_executables: Vec<String>,
+    images: HashMap<(u32, u64), Image>,
+    order: VecDeque<(u32, u64)>,
+    users: HashMap<u32, Option<String>>,
+}
+
+/// The executable of `pid` if `/proc/PID/exe` is still the image the kernel reported.
+fn verified_proc_exe(pid: u32, exe: ExeId) -> Option<String> {
+    let link = format!("/proc/{pid}/exe");
+    let meta = fs::metadata(&link).ok()?;
+    if kernel_dev(meta.dev()) != exe.dev || meta.ino() != exe.ino {
+        return None;
+    }
+    fs::read_link(&link)
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The exec'd path, resolved on this host, if it is the image the kernel reported.
+fn verified_path(filename: &str, exe: ExeId) -> Option<String> {
+    if !filename.starts_with('/') {
+        return None;
+    }
+    let real = fs::canonicalize(filename).ok()?;
+    let meta = fs::metadata(&real).ok()?;
+    (kernel_dev(meta.dev()) == exe.dev && meta.ino() == exe.ino)
+        .then(|| real.to_string_lossy().into_owned())
+}
+
+fn file_name(path: &Option<String>) -> Option<String> {
+    path.as_deref()
+        .and_then(|p| Path::new(p).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the call; `buf` outlives the use of `pwd`'s strings.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded, pw_name is a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+impl Enricher {
+    pub fn new(host: Host, parent_executables: Vec<String>) -> Enricher {
+        Enricher {
+            host,
+            parent_executables,
+            images: HashMap::new(),
+            order: VecDeque::new(),
+            users: HashMap::new(),
+        }
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    pub fn set_parent_executables(&mut self, parents: Vec<String>) {
+        self.parent_executables = parents;
+    }
+
+    fn remember(&mut self, key: (u32, u64), image: Image) {
+        if self.images.insert(key, image).is_none() {
+            self.order.push_back(key);
+            while self.order.len() > PROCESS_CACHE_LEN {
+                if let Some(old) = self.order.pop_front() {
+                    self.images.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn user(&mut self, uid: u32) -> Option<String> {
+        self.users
+            .entry(uid)
+            .or_insert_with(|| user_name(uid))
+            .clone()
+    }
+
+    fn base(&mut self, task: &Task, timestamp: u64) -> Event {
+        let user_name = self.user(task.uid);
+        Event {
+            timestamp: self.host.epoch_ns(timestamp),
+            host_id: self.host.id.clone(),
+            host_name: self.host.name.clone(),
+            host_os_type: Some("linux".into()),
+            process: Process {
+                pid: Some(task.tgid),
+                entity_id: Some(self.host.entity_id(task.tgid, task.start_ns)),
+                user_id: Some(task.uid),
+                user_name,
+                group_id: Some(task.gid),
+                start: Some(self.host.epoch_ns(task.start_ns)),
+                ..Process::default()
+            },
+            parent: Process {
+                pid: Some(task.ppid),
+                entity_id: Some(self.host.entity_id(task.ppid, task.parent_start_ns)),
+                start: Some(self.host.epoch_ns(task.parent_start_ns)),
+                ..Process::default()
+            },
+            ..Event::default()
+        }
+    }
+
+    /// Fills `p` from the cache entry of (tgid, start), if any.
+    fn from_cache(&self, p: &mut Process, key: (u32, u64)) -> bool {
+        let Some(image) = self.images.get(&key) else {
+            return false;
+        };
+        p.executable = image.executable.clone();
+        p.name = file_name(&image.executable);
+        p.args = image.args.clone();
+        true
+    }
+
+    fn exec(&mut self, ev: &ExecEvent) -> Event {
+        let task = ev.task;
+        let mut event = self.base(&task, ev.header.ktime_ns);
+        event.category = vec!["process".into()];
+        event.event_type = vec!["start".into()];
+        event.action = Some("exec".into());
+        let filename =
+            String::from_utf8_lossy(&ev.filename[..ev.filename_len as usize]).into_owned();
+        let executable =
+            verified_proc_exe(task.tgid, task.exe).or_else(|| verified_path(&filename, task.exe));
+        let args = decode::args(&ev.args, ev.args_len, ev.args_total);
+        event.process.executable = executable.clone();
+        event.process.name = file_name(&executable);
+        event.process.args = Some(args.clone());
+        if ev.header.flags & EXEC_STAGE1 != 0 {
+            // The kernel matched the parent's image against configured parent `parent_index`.
+            event.parent.executable = self
+                .parent_executables
+                .get(ev.parent_index as usize)
+                .cloned();
+            event.parent.name = file_name(&event.parent.executable);
+        } else if !self.from_cache(&mut event.parent, (task.ppid, task.parent_start_ns)) {
+            event.parent.executable = verified_proc_exe(task.ppid, task.parent_exe);
+            event.parent.name = file_name(&event.parent.executable);
+        }
+        self.remember(
+            (task.tgid, task.start_ns),
+            Image {
+                exe: task.exe,
+                executable,
+                args: Some(args),
+            },
+        );
+        event
+    }
+
+    fn connect(&mut self, ev: &ConnectEvent) -> Event {
+        let task = ev.task;
+        let mut event = self.base(&task, ev.header.ktime_ns);
+        event.category = vec!["network".into()];
+        event.event_type = vec!["start".into()];
+        event.action = Some("connection_attempted".into());
+        event.transport = Some("tcp".into());
+        let ip = if ev.family == AF_INET {
+            IpAddr::V4(Ipv4Addr::new(
+                ev.daddr[0],
+                ev.daddr[1],
+                ev.daddr[2],
+                ev.daddr[3],
+            ))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(ev.daddr))
+        };
+        event.destination = Destination {
+            ip: Some(normalize_ip(ip)),
+            port: Some(ev.dport),
+        };
+
+        let parent_key = (task.ppid, task.parent_start_ns);
+        self.from_cache(&mut event.parent, parent_key);
+        let own_key = (task.tgid, task.start_ns);
+        let cached_own = self
+            .images
+            .get(&own_key)
+            .filter(|i| i.exe == task.exe)
+            .is_some();
+        if cached_own {
+            self.from_cache(&mut event.process, own_key);
+        } else if let Some(exe) = verified_proc_exe(task.tgid, task.exe) {
+            event.process.name = file_name(&Some(exe.clone()));
+            event.process.executable = Some(exe);
+        } else if self
+            .images
+            .get(&parent_key)
+            .is_some_and(|i| i.exe == task.exe)
+        {
+            // Forked without exec: the child runs its parent's image.
+            let image = &self.images[&parent_key];
+            event.process.executable = image.executable.clone();
+            event.process.name = file_name(&image.executable);
+        }
+        event
+    }
+
+    /// One record to one event.
+    pub fn enrich(&mut self, record: &Record) -> Event {
+        match record {
+            Record::Exec(ev) => self.exec(ev),
+            Record::Connect(ev) => self.connect(ev),
+        }
+    }
+}

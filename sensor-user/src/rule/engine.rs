@@ -1,0 +1,376 @@
+//! The pure sequence engine: events in, alerts out, exactly as Elasticsearch EQL runs
+//! `sequence by host.id with maxspan=1s [stage 1] by process.entity_id [stage 2] by
+//! process.parent.entity_id`. It owns the pending stage-1 state and nothing else: no clock (time
+//! is the events' own timestamps), no I/O, no randomness, so live mode and replay mode get the
+//! same answers. Per key only the newest stage 1 is held; a match consumes it; entries older
+//! than maxspan relative to the newest event time are dropped in amortised O(1) through a
+//! time-ordered queue with lazy deletion; the number of held keys is bounded by
+//! [`Limits::max_pending`], evicting the oldest.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use ipnetwork::IpNetwork;
+
+use super::definition::{DEFAULT_PARENT_EXECUTABLE, MAXSPAN_NS};
+use super::exclusions::Exclusions;
+use crate::event::{Alert, Event, TimestampNs};
+
+/// What users may configure: the stage-1 parent executables (replacing the seed's
+/// `/usr/sbin/sshd`, e.g. to add `sshd-session`) and exclusions added to the seed's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleConfig {
+    /// `process.parent.executable` values that make an exec stage 1 (case-sensitive).
+    pub parent_executables: Vec<String>,
+    pub extra_excluded_cidrs: Vec<IpNetwork>,
+    pub extra_excluded_names: Vec<String>,
+    pub extra_excluded_executables: Vec<String>,
+}
+
+impl Default for RuleConfig {
+    /// The seed exactly.
+    fn default() -> Self {
+        Self {
+            parent_executables: vec![DEFAULT_PARENT_EXECUTABLE.to_owned()],
+            extra_excluded_cidrs: Vec::new(),
+            extra_excluded_names: Vec::new(),
+            extra_excluded_executables: Vec::new(),
+        }
+    }
+}
+
+/// Memory bounds of the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most stage-1 keys held at once; beyond it the oldest is evicted.
+    pub max_pending: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_pending: 65_536,
+        }
+    }
+}
+
+/// Counters since the engine was created (`pending` is the current number of held keys).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EngineStats {
+    /// Events fed.
+    pub events: u64,
+    /// Events that satisfied stage 1 (stored or not).
+    pub stage1: u64,
+    /// Events that satisfied stage 2, matched or not.
+    pub stage2_candidates: u64,
+    /// Completed sequences.
+    pub alerts: u64,
+    /// Stage-1 entries dropped for being older than maxspan.
+    pub expired: u64,
+    /// Stage-1 entries dropped because `max_pending` keys were held.
+    pub evicted: u64,
+    /// Stage-1 keys held now.
+    pub pending: u64,
+    /// Events whose timestamp was smaller than an earlier event's.
+    pub out_of_order: u64,
+}
+
+/// The newest stage 1 of one key.
+#[derive(Debug)]
+struct Pending {
+    stage1: Arc<Event>,
+    /// Identifies the queue entry that is this one; older entries of the key are stale.
+    generation: u64,
+}
+
+/// One stage-1 insertion, in time order. Stale once its key is replaced, consumed or dropped.
+#[derive(Debug)]
+struct Queued {
+    timestamp: TimestampNs,
+    generation: u64,
+    stage1: Arc<Event>,
+}
+
+/// Stale queue entries tolerated beyond twice the live ones before the queue is compacted.
+const QUEUE_SLACK: usize = 1024;
+
+/// The sequence engine. Feed it events in event order (timestamp, then arrival).
+#[derive(Debug)]
+pub struct Engine {
+    config: RuleConfig,
+    exclusions: Exclusions,
+    limits: Limits,
+    /// host.id -> process.entity_id -> newest stage 1.
+    pending: HashMap<String, HashMap<String, Pending>>,
+    /// Number of entries in `pending` (over all hosts).
+    pending_len: usize,
+    /// Sorted by timestamp (oldest first), then insertion.
+    queue: VecDeque<Queued>,
+    next_generation: u64,
+    /// The newest event timestamp seen.
+    watermark: Option<TimestampNs>,
+    stats: EngineStats,
+}
+
+impl Engine {
+    pub fn new(config: RuleConfig, limits: Limits) -> Engine {
+        let exclusions = exclusions_of(&config);
+        Engine {
+            config,
+            exclusions,
+            limits,
+            pending: HashMap::new(),
+            pending_len: 0,
+            queue: VecDeque::new(),
+            next_generation: 0,
+            watermark: None,
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// Replaces the configuration; pending stage-1 entries and counters are kept.
+    pub fn set_config(&mut self, config: RuleConfig) {
+        self.exclusions = exclusions_of(&config);
+        self.config = config;
+    }
+
+    pub fn config(&self) -> &RuleConfig {
+        &self.config
+    }
+
+    /// Feed events in event order (timestamp, then arrival). Returns the alert this event
+    /// completes, if any.
+    pub fn process(&mut self, event: Event) -> Option<Alert> {
+        self.stats.events += 1;
+        self.advance(event.timestamp);
+        if self.is_stage1(&event) {
+            self.stats.stage1 += 1;
+            self.store_stage1(event);
+            return None;
+        }
+        if !self.is_stage2(&event) {
+            return None;
+        }
+        self.stats.stage2_candidates += 1;
+        self.match_stage2(event)
+    }
+
+    /// `process where host.os.type == "linux" and event.type == "start" and
+    /// event.action == "exec" and process.parent.executable in <parent_executables>`.
+    pub fn is_stage1(&self, e: &Event) -> bool {
+        e.action.as_deref() == Some("exec")
+            && e.host_os_type.as_deref() == Some("linux")
+            && e.has_category("process")
+            && e.has_type("start")
+            && e.parent
+                .executable
+                .as_deref()
+                .is_some_and(|p| self.config.parent_executables.iter().any(|x| x == p))
+    }
+
+    /// `network where host.os.type == "linux" and event.type == "start" and
+    /// event.action == "connection_attempted" and not <destination exclusions> and
+    /// not <process exclusions>`.
+    pub fn is_stage2(&self, e: &Event) -> bool {
+        e.action.as_deref() == Some("connection_attempted")
+            && e.host_os_type.as_deref() == Some("linux")
+            && e.has_category("network")
+            && e.has_type("start")
+            && !self.exclusions.excludes_destination(e.destination.ip)
+            && !self
+                .exclusions
+                .excludes_process(e.process.executable.as_deref(), e.process.name.as_deref())
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            pending: u64::try_from(self.pending_len).unwrap_or(u64::MAX),
+            ..self.stats
+        }
+    }
+
+    /// Moves event time forward (never back) and drops what that expired.
+    fn advance(&mut self, timestamp: TimestampNs) {
+        match self.watermark {
+            Some(newest) if timestamp < newest => self.stats.out_of_order += 1,
+            _ => self.watermark = Some(timestamp),
+        }
+        self.expire();
+    }
+
+    /// Pops stale and expired entries off the front of the queue: each entry is popped once,
+    /// so this is amortised O(1) per event.
+    fn expire(&mut self) {
+        let Some(now) = self.watermark else { return };
+        while let Some(front) = self.queue.front() {
+            let live = self.is_live(front);
+            if live && !expired(front.timestamp, now) {
+                break;
+            }
+            if let Some(front) = self.queue.pop_front()
+                && live
+            {
+                self.remove_live(&front);
+                self.stats.expired += 1;
+            }
+        }
+    }
+
+    fn store_stage1(&mut self, event: Event) {
+        if event.host_id.is_none() || event.process.entity_id.is_none() {
+            // A null key never joins.
+            return;
+        }
+        if self
+            .watermark
+            .is_some_and(|now| expired(event.timestamp, now))
+        {
+            // Late beyond maxspan: it could only match events that are already gone.
+            self.stats.expired += 1;
+            return;
+        }
+        let stage1 = Arc::new(event);
+        let (Some(host), Some(entity)) = (
+            stage1.host_id.as_deref(),
+            stage1.process.entity_id.as_deref(),
+        ) else {
+            return;
+        };
+        let generation = self.next_generation;
+        let existing = self
+            .pending
+            .get_mut(host)
+            .and_then(|by_entity| by_entity.get_mut(entity));
+        if let Some(existing) = existing {
+            // The newest in event order wins; a late arrival older than the held one loses.
+            if stage1.timestamp < existing.stage1.timestamp {
+                return;
+            }
+            existing.stage1 = Arc::clone(&stage1);
+            existing.generation = generation;
+        } else {
+            if self.pending_len >= self.limits.max_pending && !self.evict_oldest() {
+                // max_pending == 0: nothing can be held.
+                self.stats.evicted += 1;
+                return;
+            }
+            self.pending.entry(host.to_owned()).or_default().insert(
+                entity.to_owned(),
+                Pending {
+                    stage1: Arc::clone(&stage1),
+                    generation,
+                },
+            );
+            self.pending_len += 1;
+        }
+        self.next_generation += 1;
+        let timestamp = stage1.timestamp;
+        let at = self.queue.partition_point(|q| q.timestamp <= timestamp);
+        self.queue.insert(
+            at,
+            Queued {
+                timestamp,
+                generation,
+                stage1,
+            },
+        );
+        self.compact_if_mostly_stale();
+    }
+
+    fn match_stage2(&mut self, event: Event) -> Option<Alert> {
+        let host = event.host_id.as_deref()?;
+        let parent = event.parent.entity_id.as_deref()?;
+        let by_entity = self.pending.get_mut(host)?;
+        let held = by_entity.get(parent)?;
+        if !within_maxspan(held.stage1.timestamp, event.timestamp) {
+            return None;
+        }
+        let consumed = by_entity.remove(parent)?;
+        if by_entity.is_empty() {
+            self.pending.remove(host);
+        }
+        self.pending_len -= 1;
+        self.stats.alerts += 1;
+        Some(Alert {
+            stage1: consumed.stage1,
+            stage2: Arc::new(event),
+        })
+    }
+
+    /// Evicts the oldest live entry; false when none is held.
+    fn evict_oldest(&mut self) -> bool {
+        while let Some(front) = self.queue.pop_front() {
+            if self.is_live(&front) {
+                self.remove_live(&front);
+                self.stats.evicted += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn is_live(&self, q: &Queued) -> bool {
+        let (Some(host), Some(entity)) = (
+            q.stage1.host_id.as_deref(),
+            q.stage1.process.entity_id.as_deref(),
+        ) else {
+            return false;
+        };
+        self.pending
+            .get(host)
+            .and_then(|by_entity| by_entity.get(entity))
+            .is_some_and(|p| p.generation == q.generation)
+    }
+
+    /// Removes the held entry `q` stands for; the caller has checked it is live.
+    fn remove_live(&mut self, q: &Queued) {
+        let (Some(host), Some(entity)) = (
+            q.stage1.host_id.as_deref(),
+            q.stage1.process.entity_id.as_deref(),
+        ) else {
+            return;
+        };
+        let Some(by_entity) = self.pending.get_mut(host) else {
+            return;
+        };
+        if by_entity.remove(entity).is_some() {
+            self.pending_len -= 1;
+        }
+        if by_entity.is_empty() {
+            self.pending.remove(host);
+        }
+    }
+
+    /// Drops stale entries (replaced or consumed keys) once they outnumber live ones: amortised
+    /// O(1) per insertion, and it bounds the queue by about twice `max_pending`.
+    fn compact_if_mostly_stale(&mut self) {
+        if self.queue.len() <= 2 * self.pending_len + QUEUE_SLACK {
+            return;
+        }
+        let mut queue = std::mem::take(&mut self.queue);
+        queue.retain(|q| self.is_live(q));
+        self.queue = queue;
+    }
+}
+
+fn exclusions_of(config: &RuleConfig) -> Exclusions {
+    Exclusions::new(
+        &config.extra_excluded_cidrs,
+        &config.extra_excluded_names,
+        &config.extra_excluded_executables,
+    )
+}
+
+/// Stage 2 at `stage2` may complete stage 1 at `stage1`: not before it, at most maxspan after.
+fn within_maxspan(stage1: TimestampNs, stage2: TimestampNs) -> bool {
+    let gap = i128::from(stage2) - i128::from(stage1);
+    (0..=i128::from(MAXSPAN_NS)).contains(&gap)
+}
+
+/// A stage 1 at `timestamp` can no longer match anything once event time reached `now`.
+fn expired(timestamp: TimestampNs, now: TimestampNs) -> bool {
+    i128::from(now) - i128::from(timestamp) > i128::from(MAXSPAN_NS)
+}
+
+#[cfg(test)]
+mod tests;
