@@ -6,6 +6,7 @@
 //! args, entity ids) -> `rule` (the pure engine: events in, alerts out) -> `ecs` (documents)
 //! -> `output`.
 
+pub mod commands;
 pub mod daemon;
 pub mod decode;
 pub mod ecs;

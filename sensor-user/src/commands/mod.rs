@@ -1,0 +1,3 @@
+//! One module per `sshd-sensor` subcommand: its clap arguments and an `execute` that returns
+//! the exit code. `main.rs` only dispatches.
+pub mod run;
