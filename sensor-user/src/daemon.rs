@@ -1,34 +1,73 @@
 //! Live mode: loads the sensor, then reads the ring buffer with tokio and feeds each record
-//! through decode -> enrich -> engine -> output, until SIGINT or SIGTERM. Says `ready` on
-//! stderr once every program is attached; on stop it drains the ring, flushes output, and
-//! detaches the programs.
+//! through decode -> enrich -> (record) -> engine -> rate cap -> sinks, until SIGINT or
+//! SIGTERM. Says `ready` on stderr (and READY=1 to systemd) once every program is attached.
+//! SIGHUP reloads the configuration file (an invalid one is refused and the running one stays)
+//! and reopens the alert file, keeping all correlation state; SIGUSR1 logs the stats. On stop
+//! it drains the ring, flushes output, and detaches the programs.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{SignalKind, signal},
 };
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::{
+    config::Config,
     decode,
     enrich::Enricher,
+    event::Alert,
     host::Host,
-    kernel::loader::{self, ConnectHook, LoadOptions},
-    output::{Format, Stdout},
-    rule::{Engine, Limits, RuleConfig},
+    kernel::loader::{self, LoadOptions},
+    notify,
+    output::{Sinks, Stdout, journal::Journal, ndjson::NdjsonFile},
+    ratelimit::{RateCap, Verdict},
+    record::Recorder,
+    rule::{Engine, Limits},
 };
 
-/// Options of `sshd-sensor run`.
+/// Options of `sshd-sensor run`: the effective configuration and where it came from.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    pub format: Format,
-    pub rule: RuleConfig,
-    pub connect_hook: ConnectHook,
+    pub config: Config,
+    /// The file SIGHUP re-reads (`None`: the default path).
+    pub config_path: Option<PathBuf>,
+    /// Command-line settings that win over the file, re-applied after each reload.
+    pub overrides: Overrides,
+    /// Attach the empty programs instead (the benchmark's floor).
     pub empty_programs: bool,
-    pub stats_interval: Duration,
+}
+
+/// Settings given on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub format: Option<crate::output::Format>,
+    pub parent_executables: Option<Vec<String>>,
+    pub connect_hook: Option<loader::ConnectHook>,
+    pub record: Option<PathBuf>,
+    pub stats_interval: Option<Duration>,
+}
+
+impl Overrides {
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(format) = self.format {
+            config.output.format = format;
+        }
+        if let Some(parents) = &self.parent_executables {
+            config.rule.parent_executables = parents.clone();
+        }
+        if let Some(hook) = self.connect_hook {
+            config.sensor.connect_hook = hook;
+        }
+        if let Some(record) = &self.record {
+            config.output.record = Some(record.clone());
+        }
+        if let Some(interval) = self.stats_interval {
+            config.sensor.stats_interval_seconds = interval.as_secs().max(1);
+        }
+    }
 }
 
 /// Counters of the pipeline outside the engine.
@@ -38,13 +77,27 @@ pub struct PipelineStats {
     pub decode_errors: u64,
     pub ringbuf_drops: u64,
     pub output_errors: u64,
+    pub record_errors: u64,
+    pub suppressed: u64,
 }
 
 struct Pipeline {
     enricher: Enricher,
     engine: Engine,
-    stdout: Stdout,
+    sinks: Sinks,
+    recorder: Option<Recorder>,
+    cap: RateCap,
     stats: PipelineStats,
+}
+
+/// The rate cap's summary line.
+fn report_suppressed(count: u64) {
+    if count > 0 {
+        warn!(
+            suppressed = count,
+            "alert rate cap reached: alerts suppressed in the last window"
+        );
+    }
 }
 
 impl Pipeline {
@@ -61,12 +114,28 @@ impl Pipeline {
             }
         };
         let event = self.enricher.enrich(&record);
-        if let Some(alert) = self.engine.process(event)
-            && let Err(e) = self.stdout.write(&alert)
+        if let Some(recorder) = self.recorder.as_mut()
+            && let Err(e) = recorder.record(&event)
         {
-            self.stats.output_errors += 1;
-            warn!(error = %e, "writing an alert to stdout failed");
+            self.stats.record_errors += 1;
+            if self.stats.record_errors <= 5 {
+                warn!(error = %e, "recording an event failed");
+            }
         }
+        if let Some(alert) = self.engine.process(event) {
+            self.alert(&alert);
+        }
+    }
+
+    fn alert(&mut self, alert: &Alert) {
+        match self.cap.admit(alert.stage2.timestamp) {
+            Verdict::Suppress => {
+                self.stats.suppressed += 1;
+                return;
+            }
+            Verdict::Emit { suppressed_before } => report_suppressed(suppressed_before),
+        }
+        self.stats.output_errors += self.sinks.write(alert);
     }
 
     fn log_stats(&self, drops: u64) {
@@ -77,24 +146,69 @@ impl Pipeline {
             stage1 = e.stage1,
             candidates = e.stage2_candidates,
             alerts = e.alerts,
+            suppressed = self.stats.suppressed,
             pending = e.pending,
             ringbuf_drops = drops,
             decode_errors = self.stats.decode_errors,
+            output_errors = self.stats.output_errors,
             "stats"
         );
     }
+
+    /// Applies a reloaded configuration: rule, rate cap, outputs. Correlation state stays.
+    fn reconfigure(&mut self, config: &Config) {
+        self.engine.set_config(config.rule_config());
+        self.enricher
+            .set_parent_executables(config.rule.parent_executables.clone());
+        self.cap.set_limits(
+            config.alerts.max_per_window.into(),
+            config.alerts.window_ns(),
+        );
+    }
+}
+
+fn open_sinks(config: &Config) -> anyhow::Result<Sinks> {
+    let file = match &config.output.file {
+        Some(path) => Some(NdjsonFile::open(path).with_context(|| {
+            format!(
+                "opening the alert file {} (check [output] file in the configuration)",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
+    let journal_stream = std::env::var_os("JOURNAL_STREAM").is_some();
+    let journal = if config.output.journald.enabled(journal_stream) {
+        match Journal::connect() {
+            Ok(j) => Some(j),
+            Err(e) => {
+                warn!(error = %e, "the systemd journal is not reachable; alerts go to the other outputs");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Ok(Sinks::new(Stdout::new(config.output.format), file, journal))
 }
 
 /// Runs the sensor until SIGINT or SIGTERM.
 pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let mut sigusr1 =
         signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
+    let mut config = opts.config.clone();
 
+    let recorder = match &config.output.record {
+        Some(path) => Some(Recorder::open(path)?),
+        None => None,
+    };
+    let sinks = open_sinks(&config)?;
     let sensor = loader::load(&LoadOptions {
-        parent_executables: opts.rule.parent_executables.clone(),
-        connect_hook: opts.connect_hook,
+        parent_executables: config.rule.parent_executables.clone(),
+        connect_hook: config.sensor.connect_hook,
         empty_programs: opts.empty_programs,
     })?;
     let loader::Sensor {
@@ -109,9 +223,14 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         warn!("/etc/machine-id is missing: host.id is null and the rule cannot join any event");
     }
     let mut pipeline = Pipeline {
-        enricher: Enricher::new(host, opts.rule.parent_executables.clone()),
-        engine: Engine::new(opts.rule.clone(), Limits::default()),
-        stdout: Stdout::new(opts.format),
+        enricher: Enricher::new(host, config.rule.parent_executables.clone()),
+        engine: Engine::new(config.rule_config(), Limits::default()),
+        sinks,
+        recorder,
+        cap: RateCap::new(
+            config.alerts.max_per_window.into(),
+            config.alerts.window_ns(),
+        ),
         stats: PipelineStats::default(),
     };
     // SAFETY: the AsyncFd owns the RingBuf, so the fd stays open for as long as it is registered.
@@ -119,11 +238,14 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("registering the ring buffer with tokio: {e}"))?;
     info!(
         connect_hook = %connect_hook,
-        parents = ?opts.rule.parent_executables,
+        parents = ?config.rule.parent_executables,
         empty_programs = opts.empty_programs,
         "ready: all programs attached"
     );
-    let mut ticker = tokio::time::interval(opts.stats_interval);
+    if let Err(e) = notify::notify("READY=1") {
+        warn!(error = %e, "telling systemd we are ready failed");
+    }
+    let mut ticker = tokio::time::interval(config.sensor.stats_interval());
     ticker.tick().await;
 
     loop {
@@ -138,16 +260,42 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             }
             _ = sigterm.recv() => { info!("SIGTERM: stopping"); break; }
             _ = sigint.recv() => { info!("SIGINT: stopping"); break; }
+            _ = sighup.recv() => {
+                let _ = notify::notify("RELOADING=1");
+                match Config::load(opts.config_path.as_deref()) {
+                    Ok(mut new) => {
+                        opts.overrides.apply(&mut new);
+                        if new.rule.parent_executables != config.rule.parent_executables
+                            || new.sensor.connect_hook != config.sensor.connect_hook
+                        {
+                            warn!("parent executables and the connect hook are read at start-up; restart to change them");
+                        }
+                        pipeline.reconfigure(&new);
+                        config = new;
+                        info!("SIGHUP: configuration reloaded");
+                    }
+                    Err(e) => error!("SIGHUP: new configuration refused, keeping the running one: {e}"),
+                }
+                if let Err(e) = pipeline.sinks.reopen() {
+                    error!(error = %e, "SIGHUP: reopening the alert file failed");
+                }
+                let _ = notify::notify("READY=1");
+            }
             _ = sigusr1.recv() => pipeline.log_stats(loader::ringbuf_drops(&drops)),
-            _ = ticker.tick() => pipeline.log_stats(loader::ringbuf_drops(&drops)),
+            _ = ticker.tick() => {
+                report_suppressed(pipeline.cap.take_pending_summary());
+                pipeline.log_stats(loader::ringbuf_drops(&drops));
+            }
         }
     }
 
+    let _ = notify::notify("STOPPING=1");
     // Whatever the kernel already produced is still turned into alerts before exit.
     let inner = ring.get_mut();
     while let Some(item) = inner.next() {
         pipeline.record(&item);
     }
+    report_suppressed(pipeline.cap.take_pending_summary());
     pipeline.stats.ringbuf_drops = loader::ringbuf_drops(&drops);
     pipeline.log_stats(pipeline.stats.ringbuf_drops);
     drop(ring);

@@ -79,15 +79,15 @@ pub fn comm(raw: &[u8]) -> String {
 /// copied. A truncated last argument is kept as far as it was copied.
 pub fn args(raw: &[u8], have: u32, total: u32) -> Vec<String> {
     let len = (have.min(total) as usize).min(raw.len());
-    let region = &raw[..len];
-    let region = region.strip_suffix(&[0]).unwrap_or(region);
-    if region.is_empty() {
-        return Vec::new();
-    }
-    region
+    let mut args: Vec<String> = raw[..len]
         .split(|&b| b == 0)
         .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
+        .collect();
+    // A process that rewrites its title (sshd: "sshd: user@notty") leaves NUL padding behind.
+    while args.last().is_some_and(|a| a.is_empty()) {
+        args.pop();
+    }
+    args
 }
 
 #[cfg(test)]
@@ -132,6 +132,10 @@ mod tests {
         assert_eq!(args(raw, 22, 14), vec!["sh", "-c", "echo hi"]);
         assert_eq!(args(raw, 4, 14), vec!["sh", "-"]);
         assert!(args(raw, 0, 14).is_empty());
+        assert_eq!(
+            args(b"sshd: u@notty\0\0\0\0", 17, 17),
+            vec!["sshd: u@notty"]
+        );
     }
 
     #[test]

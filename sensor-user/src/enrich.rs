@@ -16,7 +16,7 @@ use sensor_common::{AF_INET, ConnectEvent, EXEC_STAGE1, ExeId, ExecEvent, Task};
 
 use crate::{
     decode::{self, Record},
-    event::{Destination, Event, Process},
+    event::{Destination, Event, Process, Session},
     host::Host,
     kernel::parents::kernel_dev,
     rule::exclusions::normalize_ip,
@@ -30,6 +30,7 @@ struct Image {
     exe: ExeId,
     executable: Option<String>,
     args: Option<Vec<String>>,
+    session: Option<Session>,
 }
 
 /// Turns records into events.
@@ -180,23 +181,42 @@ impl Enricher {
         event.process.executable = executable.clone();
         event.process.name = file_name(&executable);
         event.process.args = Some(args.clone());
+        let mut session = None;
         if ev.header.flags & EXEC_STAGE1 != 0 {
+            // The SSH login this shell serves; read only while /proc/PID is still this image.
+            if executable.is_some() && verified_proc_exe(task.tgid, task.exe).is_some() {
+                session = fs::read(format!("/proc/{}/environ", task.tgid))
+                    .ok()
+                    .and_then(|env| Session::from_environ(&env));
+            }
             // The kernel matched the parent's image against configured parent `parent_index`.
             event.parent.executable = self
                 .parent_executables
                 .get(ev.parent_index as usize)
                 .cloned();
             event.parent.name = file_name(&event.parent.executable);
+            // sshd is long-lived: its command line and owner are read while it is verified.
+            if verified_proc_exe(task.ppid, task.parent_exe).is_some() {
+                event.parent.args = fs::read(format!("/proc/{}/cmdline", task.ppid))
+                    .ok()
+                    .map(|raw| decode::args(&raw, raw.len() as u32, raw.len() as u32));
+                event.parent.user_id = fs::metadata(format!("/proc/{}", task.ppid))
+                    .ok()
+                    .map(|m| m.uid());
+                event.parent.user_name = event.parent.user_id.and_then(|uid| self.user(uid));
+            }
         } else if !self.from_cache(&mut event.parent, (task.ppid, task.parent_start_ns)) {
             event.parent.executable = verified_proc_exe(task.ppid, task.parent_exe);
             event.parent.name = file_name(&event.parent.executable);
         }
+        event.session = session.clone();
         self.remember(
             (task.tgid, task.start_ns),
             Image {
                 exe: task.exe,
                 executable,
                 args: Some(args),
+                session,
             },
         );
         event
@@ -226,6 +246,7 @@ impl Enricher {
 
         let parent_key = (task.ppid, task.parent_start_ns);
         self.from_cache(&mut event.parent, parent_key);
+        event.session = self.images.get(&parent_key).and_then(|i| i.session.clone());
         let own_key = (task.tgid, task.start_ns);
         let cached_own = self
             .images
@@ -237,6 +258,9 @@ impl Enricher {
         } else if let Some(exe) = verified_proc_exe(task.tgid, task.exe) {
             event.process.name = file_name(&Some(exe.clone()));
             event.process.executable = Some(exe);
+            event.process.args = fs::read(format!("/proc/{}/cmdline", task.tgid))
+                .ok()
+                .map(|raw| decode::args(&raw, raw.len() as u32, raw.len() as u32));
         } else if self
             .images
             .get(&parent_key)

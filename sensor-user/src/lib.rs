@@ -7,6 +7,7 @@
 //! -> `output`.
 
 pub mod commands;
+pub mod config;
 pub mod daemon;
 pub mod decode;
 pub mod ecs;
@@ -14,5 +15,9 @@ pub mod enrich;
 pub mod event;
 pub mod host;
 pub mod kernel;
+pub mod notify;
 pub mod output;
+pub mod ratelimit;
+pub mod record;
+pub mod replay;
 pub mod rule;

@@ -17,9 +17,10 @@ use tracing_subscriber::EnvFilter;
     about = "eBPF sensor for Elastic's 'Network Connection Initiated by SSHD Child Process' (v4), live"
 )]
 struct Cli {
-    /// Log level for diagnostics on stderr (error, warn, info, debug, trace); RUST_LOG overrides.
-    #[arg(long, global = true, default_value = "info")]
-    log_level: String,
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace) [default: the
+    /// configuration's [log] level, else info]. RUST_LOG overrides it.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,6 +29,12 @@ struct Cli {
 enum Command {
     /// Watch this host live and print an alert for every match.
     Run(commands::run::Args),
+    /// Hunt over stored Elastic Defend events (NDJSON) with the same engine and alerts.
+    Replay(commands::replay::Args),
+    /// Tell whether the sensor can run on this host, and how (exit 0 when it can).
+    Check(commands::check::Args),
+    /// Validate or show the configuration file.
+    Config(commands::config::Args),
 }
 
 fn init_logging(level: &str) {
@@ -47,9 +54,20 @@ fn main() -> ExitCode {
         eprintln!("sshd-sensor: internal error: {info}; please report it");
     }));
     let cli = Cli::parse();
-    init_logging(&cli.log_level);
+    // `run` logs at its configuration's level unless told otherwise; a broken file is
+    // reported by `run` itself, so it is ignored here.
+    let level = cli.log_level.clone().or_else(|| match &cli.command {
+        Command::Run(args) => sshd_sensor::config::Config::load(args.config.as_deref())
+            .ok()
+            .map(|c| c.log.level),
+        _ => None,
+    });
+    init_logging(level.as_deref().unwrap_or("info"));
     let result = match cli.command {
         Command::Run(args) => commands::run::execute(args),
+        Command::Replay(args) => commands::replay::execute(args),
+        Command::Check(args) => commands::check::execute(args),
+        Command::Config(args) => commands::config::execute(args),
     };
     match result {
         Ok(code) => code,

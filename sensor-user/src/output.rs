@@ -1,5 +1,9 @@
-//! Where alerts go: stdout as one ECS JSON document per line or one readable line per alert.
-//! Every alert is written whole and flushed at once, so a reader never sees a partial line.
+//! Where alerts go: stdout (one ECS JSON document per line, or one readable line per alert),
+//! an NDJSON alert file, and the systemd journal. Every alert is written whole and flushed at
+//! once, so a reader never sees a partial line; a failing sink never stops the others.
+
+pub mod journal;
+pub mod ndjson;
 
 use std::io::{self, IsTerminal, Write};
 
@@ -38,6 +42,63 @@ pub fn render(alert: &Alert, format: Format, meta: &AlertMeta) -> String {
     match format {
         Format::Human => human_line(alert),
         Format::Json | Format::Auto => alert_document(alert, meta).to_string(),
+    }
+}
+
+/// Every configured alert destination.
+pub struct Sinks {
+    pub stdout: Stdout,
+    pub file: Option<ndjson::NdjsonFile>,
+    pub journal: Option<journal::Journal>,
+    meta: AlertMeta,
+}
+
+impl Sinks {
+    pub fn new(
+        stdout: Stdout,
+        file: Option<ndjson::NdjsonFile>,
+        journal: Option<journal::Journal>,
+    ) -> Sinks {
+        Sinks {
+            stdout,
+            file,
+            journal,
+            meta: AlertMeta::default(),
+        }
+    }
+
+    /// Writes `alert` everywhere; returns how many sinks failed (each failure is logged).
+    pub fn write(&mut self, alert: &Alert) -> u64 {
+        let mut failures = 0;
+        if let Err(e) = self.stdout.write(alert) {
+            failures += 1;
+            tracing::warn!(error = %e, "writing an alert to stdout failed");
+        }
+        if self.file.is_none() && self.journal.is_none() {
+            return failures;
+        }
+        let document = alert_document(alert, &self.meta);
+        if let Some(file) = self.file.as_mut()
+            && let Err(e) = file.append(&document)
+        {
+            failures += 1;
+            tracing::warn!(error = %e, path = %file.path().display(), "appending an alert to the alert file failed");
+        }
+        if let Some(journal) = self.journal.as_ref()
+            && let Err(e) = journal.send(alert, &document)
+        {
+            failures += 1;
+            tracing::warn!(error = %e, "sending an alert to the journal failed");
+        }
+        failures
+    }
+
+    /// Reopens the alert file (SIGHUP, after logrotate).
+    pub fn reopen(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(file) => file.reopen(),
+            None => Ok(()),
+        }
     }
 }
 

@@ -8,12 +8,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::cmd::run_ok;
 
 const TRACEFS: &str = "/sys/kernel/tracing";
 static NEXT: AtomicU32 = AtomicU32::new(0);
+static SWEEP: Once = Once::new();
 
 /// A recording tracefs instance.
 #[derive(Debug)]
@@ -27,6 +29,7 @@ impl KernelTrace {
         if !Path::new(TRACEFS).join("instances").is_dir() {
             run_ok(Command::new("/bin/mount").args(["-t", "tracefs", "nodev", TRACEFS]));
         }
+        SWEEP.call_once(sweep_stale);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = Path::new(TRACEFS).join(format!("instances/sst-{}-{n}", std::process::id()));
         std::fs::create_dir(&dir)
@@ -76,17 +79,43 @@ impl KernelTrace {
 
 impl Drop for KernelTrace {
     fn drop(&mut self) {
-        for file in [
-            "events/sock/inet_sock_set_state/enable",
-            "events/sched/sched_process_exec/enable",
-        ] {
-            let _ = std::fs::write(self.dir.join(file), "0");
-        }
-        if let Err(e) = std::fs::remove_dir(&self.dir) {
-            eprintln!(
-                "warning: cannot remove tracefs instance {}: {e}",
-                self.dir.display()
-            );
+        remove_instance(&self.dir);
+    }
+}
+
+/// Disables the events and removes the instance. Never panics: it runs in `Drop`.
+fn remove_instance(dir: &Path) {
+    for file in [
+        "events/sock/inet_sock_set_state/enable",
+        "events/sched/sched_process_exec/enable",
+    ] {
+        let _ = std::fs::write(dir.join(file), "0");
+    }
+    if let Err(e) = std::fs::remove_dir(dir) {
+        eprintln!(
+            "warning: cannot remove tracefs instance {}: {e}",
+            dir.display()
+        );
+    }
+}
+
+/// Removes `sst-<pid>-*` instances whose test process no longer exists.
+fn sweep_stale() {
+    let Ok(entries) = std::fs::read_dir(Path::new(TRACEFS).join("instances")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("sst-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            eprintln!("removing stale tracefs instance {name} (its test process {pid} is gone)");
+            remove_instance(&entry.path());
         }
     }
 }

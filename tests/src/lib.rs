@@ -6,9 +6,9 @@
 //! OpenSSH server in the inner namespace ([`sshd`]) with a dedicated test account ([`user`]);
 //! the real `ssh` client ([`ssh`]) running a shell command that starts the connect helper
 //! ([`connector`]); and the sensor under test on the host ([`sensor`]), whose JSON alerts are
-//! read back ([`alert`]) and judged ([`scenario`]). [`testbed`] wires these together in the realistic order
-//! netns -> sshd -> sensor -> ssh commands. [`kernel_trace`] checks
-//! the scenarios against the kernel's own events without the sensor.
+//! read back ([`alert`]) and judged ([`scenario`]). [`testbed`] wires these together in the
+//! realistic order netns -> sshd -> sensor -> ssh commands. [`kernel_trace`] checks the
+//! scenarios against the kernel's own events, without the sensor.
 //!
 //! The harness panics with a message naming what failed; it never skips. Every wait is bounded
 //! in count and time ([`wait`]), and every resource has a `Drop` guard that cleans up even when

@@ -116,7 +116,8 @@ pub fn expect_single_alert(
 ) {
     let sensor = Sensor::start();
     let report = connect(bed);
-    expect_alert(&sensor, &report, &format!("connect to {dest}"));
+    let doc = expect_alert(&sensor, &report, &format!("connect to {dest}"));
+    eprintln!("alert for {report:?}:\n{doc}");
     std::thread::sleep(DUPLICATE_WAIT);
     let run = sensor.stop();
     assert_single_alert(&run, &report, dest, PORT, &format!("connect to {dest}"));

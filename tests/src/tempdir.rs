@@ -24,6 +24,7 @@ impl TempDir {
             std::fs::remove_dir_all(&path)
                 .unwrap_or_else(|e| panic!("cannot remove stale {}: {e}", path.display()));
         }
+        assert_traversable_by_others(&std::env::temp_dir());
         std::fs::create_dir(&path)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         set_mode(&path, 0o755);
@@ -54,4 +55,22 @@ impl Drop for TempDir {
 pub fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("cannot chmod {mode:o} {}: {e}", path.display()));
+}
+
+/// Panics unless every directory from `/` down to `dir` lets other users through (the test
+/// user must reach the connector and sshd must read `authorized_keys` as that user).
+fn assert_traversable_by_others(dir: &Path) {
+    for ancestor in dir.ancestors() {
+        let mode = std::fs::metadata(ancestor)
+            .unwrap_or_else(|e| panic!("cannot stat {}: {e}", ancestor.display()))
+            .permissions()
+            .mode();
+        assert!(
+            mode & 0o001 != 0,
+            "{} (mode {:o}) is not traversable by other users, so the test user cannot reach the \
+             scratch files; run with TMPDIR=/tmp",
+            ancestor.display(),
+            mode & 0o7777
+        );
+    }
 }

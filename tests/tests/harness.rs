@@ -56,7 +56,7 @@ fn harness_smoke() {
 
     // Over ssh, the connector is the child of a shell that is the child of sshd, and its
     // connect to a public address sits in SYN_SENT (nothing answers).
-    let report = check_exec_chain_and_syn_sent(&bed);
+    let (report, monitor) = check_exec_chain_and_syn_sent(&bed);
     let shell_execs = trace.execs_of(report.ppid);
     eprintln!(
         "execs of the shell (pid {}):\n{}",
@@ -67,6 +67,19 @@ fn harness_smoke() {
         !shell_execs.is_empty(),
         "no exec event recorded for the shell pid {}",
         report.ppid
+    );
+    // OpenSSH 9.2 re-executes itself for every connection (the future `[priv]` monitor): an
+    // exec whose parent is the listener, so a stage-1 event too.
+    let monitor_execs = trace.execs_of(monitor);
+    eprintln!(
+        "execs of the per-connection sshd (pid {monitor}):\n{}",
+        monitor_execs.join("\n")
+    );
+    assert!(
+        monitor_execs
+            .iter()
+            .any(|l| l.contains(&format!("filename={SSHD} "))),
+        "expected the per-connection sshd to re-exec {SSHD}: {monitor_execs:?}"
     );
 
     // Every scenario destination reaches SYN_SENT in the kernel (what the sensor hooks).
@@ -99,8 +112,9 @@ fn harness_smoke() {
 }
 
 /// Runs the connector over ssh with a long timeout, finds it in `ss` while it waits in
-/// SYN_SENT, and checks its ancestry in /proc: shell (dash) <- sshd.
-fn check_exec_chain_and_syn_sent(bed: &Testbed) -> ConnectReport {
+/// SYN_SENT, and checks its ancestry in /proc: shell (dash) <- sshd user process <- sshd
+/// monitor <- listener. Returns the connector's report and the monitor's pid.
+fn check_exec_chain_and_syn_sent(bed: &Testbed) -> (ConnectReport, i32) {
     let invocation = connector::invocation(&bed.connector, "8.8.8.8", 443);
     // sshd runs this as `/bin/sh -c '<invocation> 3000; true'`.
     let remote = format!("{invocation} 3000; true");
@@ -180,7 +194,7 @@ fn check_exec_chain_and_syn_sent(bed: &Testbed) -> ConnectReport {
         out.contains("result=TimedOut"),
         "the connect to 8.8.8.8 should time out unanswered:\n{out}"
     );
-    report
+    (report, monitor)
 }
 
 fn parent_of(pid: i32) -> i32 {

@@ -1,1 +1,58 @@
-fn main() {}
+//! `cargo xtask`: the project's developer tasks, one module per subcommand. Each runs the tools
+//! a developer would type, through [`exec`], printing every command line before it runs it, and
+//! fails with the whole command line when one fails. Nothing here repeats what `build.rs` does.
+
+mod bench;
+mod build;
+mod deb;
+mod exec;
+mod host;
+mod run;
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    about = "sshd-sensor developer tasks (setup, build, run, test, bench, deb)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Install what building and testing need on Debian 12 (idempotent; root to install).
+    Setup,
+    /// Build the release binary and the root-only integration test binaries.
+    Build,
+    /// Set up, build, and run the sensor live in the foreground (root).
+    Run(run::Args),
+    /// Set up, build, and run every test stage (root).
+    Test(test::Args),
+    /// Measure the sensor's overhead against no sensor and empty programs (root).
+    Bench(bench::Args),
+    /// Build the Debian package with packaging/build-deb.sh.
+    Deb,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Setup => setup::execute().map(|()| ExitCode::SUCCESS),
+        Command::Build => build::execute().map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => run::execute(args),
+        Command::Test(args) => test::execute(args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => bench::execute(args).map(|()| ExitCode::SUCCESS),
+        Command::Deb => deb::execute(),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("xtask: error: {e:#}");
+        ExitCode::FAILURE
+    })
+}

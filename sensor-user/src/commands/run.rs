@@ -1,43 +1,62 @@
-//! `sshd-sensor run`: watch this host live.
+//! `sshd-sensor run`: watch this host live. Settings come from the configuration file; flags
+//! given here win over it.
 
-use std::{process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use crate::{
-    daemon::{self, RunOptions},
+    config::Config,
+    daemon::{self, Overrides, RunOptions},
     kernel::loader::ConnectHook,
     output::Format,
-    rule::{definition::DEFAULT_PARENT_EXECUTABLE, RuleConfig},
 };
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Alert format on stdout.
-    #[arg(long, value_enum, default_value_t = Format::Auto)]
-    pub format: Format,
-    /// Executable whose children are stage-1 processes (repeat for several).
-    #[arg(long = "parent-executable", value_name = "PATH", default_value = DEFAULT_PARENT_EXECUTABLE)]
+    /// Configuration file [default: /etc/sshd-sensor/config.toml, if it exists; without it the
+    /// seed rule runs exactly].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Alert format on stdout [default: human on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Executable whose children are stage-1 processes (repeat for several) [default:
+    /// /usr/sbin/sshd].
+    #[arg(long = "parent-executable", value_name = "PATH")]
     pub parent_executables: Vec<String>,
-    /// Connect hook: auto tries tracepoint, fentry, kprobe in that order.
-    #[arg(long, value_enum, default_value_t = ConnectHook::Auto)]
-    pub connect_hook: ConnectHook,
-    /// Seconds between stats lines on stderr.
-    #[arg(long, default_value_t = 300)]
-    pub stats_interval: u64,
+    /// Connect hook: auto tries tracepoint, fentry, kprobe in that order [default: auto].
+    #[arg(long, value_enum)]
+    pub connect_hook: Option<ConnectHook>,
+    /// Append every event the kernel passed up to FILE as ECS documents (for `replay`).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Seconds between stats lines on stderr [default: 300].
+    #[arg(long, value_name = "SECONDS")]
+    pub stats_interval: Option<u64>,
     /// Attach empty programs to the same hooks (the benchmark's floor); never alerts.
     #[arg(long, hide = true)]
     pub empty_programs: bool,
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
-    let rule = RuleConfig { parent_executables: args.parent_executables, ..RuleConfig::default() };
-    let opts = RunOptions {
+    let mut config = Config::load(args.config.as_deref())?;
+    let overrides = Overrides {
         format: args.format,
-        rule,
+        parent_executables: (!args.parent_executables.is_empty())
+            .then_some(args.parent_executables),
         connect_hook: args.connect_hook,
-        empty_programs: args.empty_programs,
-        stats_interval: Duration::from_secs(args.stats_interval.max(1)),
+        record: args.record,
+        stats_interval: args.stats_interval.map(Duration::from_secs),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    overrides.apply(&mut config);
+    let opts = RunOptions {
+        config,
+        config_path: args.config,
+        overrides,
+        empty_programs: args.empty_programs,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(daemon::run(opts))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -102,12 +102,24 @@ pub fn alert_document(alert: &Alert, meta: &AlertMeta) -> Value {
 
     let chain: Vec<Value> = [&stage1.parent, &stage1.process, &stage2.process]
         .into_iter()
-        .map(|p| process_fields(p).into())
+        .map(|p| {
+            let mut fields = process_fields(p);
+            let missing = missing_fields(p);
+            if !missing.is_empty() {
+                fields.insert("missing".into(), missing.into());
+            }
+            fields.into()
+        })
         .collect();
+    let session = match stage2.session.as_ref().or(stage1.session.as_ref()) {
+        Some(s) => session_fields(s),
+        None => object([("missing", true.into())]),
+    };
     doc.insert(
         "sshd_sensor".into(),
         object([
             ("chain", chain.into()),
+            ("session", session),
             (
                 "sequence",
                 object([
@@ -118,6 +130,56 @@ pub fn alert_document(alert: &Alert, meta: &AlertMeta) -> Value {
         ]),
     );
     doc.into()
+}
+
+/// Triage fields a responder expects that this process lacks (it exited before it could be
+/// read, or was never seen): named, never invented.
+fn missing_fields(p: &crate::event::Process) -> Vec<Value> {
+    let checks = [
+        ("pid", p.pid.is_none()),
+        ("entity_id", p.entity_id.is_none()),
+        ("executable", p.executable.is_none()),
+        ("command_line", p.args.as_ref().is_none_or(|a| a.is_empty())),
+        ("user.id", p.user_id.is_none()),
+        ("user.name", p.user_name.is_none()),
+    ];
+    checks
+        .into_iter()
+        .filter(|(_, m)| *m)
+        .map(|(name, _)| name.into())
+        .collect()
+}
+
+/// `sshd_sensor.session`: the SSH login behind the chain.
+fn session_fields(s: &crate::event::Session) -> Value {
+    let mut out = Map::new();
+    let mut client = Map::new();
+    if let Some(ip) = s.client_ip {
+        client.insert("ip".into(), ip.to_string().into());
+    }
+    if let Some(port) = s.client_port {
+        client.insert("port".into(), port.into());
+    }
+    if !client.is_empty() {
+        out.insert("client".into(), client.into());
+    }
+    if let Some(user) = &s.user {
+        out.insert("user".into(), user.clone().into());
+    }
+    let mut missing: Vec<Value> = Vec::new();
+    for (name, absent) in [
+        ("client.ip", s.client_ip.is_none()),
+        ("client.port", s.client_port.is_none()),
+        ("user", s.user.is_none()),
+    ] {
+        if absent {
+            missing.push(name.into());
+        }
+    }
+    if !missing.is_empty() {
+        out.insert("missing".into(), missing.into());
+    }
+    out.into()
 }
 
 /// `rule.*`. All are ECS keywords; `rule.author` is the one ECS marks as an array.
@@ -352,7 +414,11 @@ mod tests {
         for absent in ["args", "args_count", "command_line"] {
             assert!(parent.get(absent).is_none(), "{absent}");
         }
-        assert_eq!(doc["sshd_sensor"]["chain"][0], json!({}));
+        // An unknown process is named as missing, field by field, never invented.
+        assert_eq!(
+            doc["sshd_sensor"]["chain"][0],
+            json!({"missing": ["pid", "entity_id", "executable", "command_line", "user.id", "user.name"]})
+        );
         assert!(!doc.to_string().contains("null"));
     }
 }

@@ -9,4 +9,4 @@ pub mod human;
 pub mod time;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;

@@ -133,6 +133,7 @@ pub fn load(opts: &LoadOptions) -> Result<Sensor, LoadError> {
     if object::OBJECT.is_empty() {
         return Err(LoadError::NoObject);
     }
+    check_privileges()?;
     let tracefs = mounts::ensure_tracefs().map_err(|e| LoadError::Mount(e.to_string()))?;
     mounts::ensure_bpffs().map_err(|e| LoadError::Mount(e.to_string()))?;
     let (cfg, sock_problem) = kernel_config(&tracefs)?;
@@ -175,6 +176,47 @@ pub fn load(opts: &LoadOptions) -> Result<Sensor, LoadError> {
         connect_hook,
         tracefs,
     })
+}
+
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+/// The effective capability set of this process (`CapEff` in /proc/self/status).
+pub fn effective_capabilities() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Fails early, with the fix, when loading tracing programs cannot be allowed.
+fn check_privileges() -> Result<(), LoadError> {
+    let caps = effective_capabilities();
+    let has = |cap: u32| caps & (1u64 << cap) != 0;
+    let bpf = has(CAP_BPF) || has(CAP_SYS_ADMIN);
+    let perfmon = has(CAP_PERFMON) || has(CAP_SYS_ADMIN);
+    if bpf && perfmon {
+        return Ok(());
+    }
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let mut lacking = Vec::new();
+    if !bpf {
+        lacking.push("CAP_BPF");
+    }
+    if !perfmon {
+        lacking.push("CAP_PERFMON");
+    }
+    Err(LoadError::Permission(format!(
+        "running as uid {euid} without {}",
+        lacking.join(" and ")
+    )))
 }
 
 /// Writes the identities of the parent executables into `PARENT_EXES`.

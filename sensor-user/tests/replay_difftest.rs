@@ -1,0 +1,282 @@
+//! Differential test: the replay path (parser, merge, engine) against Elastic's reference EQL
+//! implementation, the Python package `eql` 1.0.1, on seeded adversarial streams
+//! (`difftest/generator.rs`, `difftest/oracle.py`). It fails, never skips, when Python or `eql`
+//! is missing: run `cargo xtask setup` (or `python3 -m venv difftest/.venv &&
+//! difftest/.venv/bin/pip install eql==1.0.1`). `DIFFTEST_SEED` and `DIFFTEST_STREAMS` choose
+//! the run (`cargo xtask difftest --seed N --streams N`); `DIFFTEST_PYTHON` the interpreter.
+//! A disagreement is shrunk to a minimal stream, printed in both engines' input forms.
+
+#[path = "../../difftest/generator.rs"]
+#[expect(dead_code, reason = "shared with other users of the generator")]
+mod generator;
+
+use std::io::{self, Cursor, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use generator::{GenEvent, Rng};
+use serde_json::Value;
+use sshd_sensor::replay::{self, Input, Options, diagnostics::Diagnostics};
+
+const DEFAULT_SEED: u64 = 0x5eed_0003;
+const DEFAULT_STREAMS: u64 = 10_000;
+/// Streams per Python run.
+const BATCH: u64 = 1_000;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("DIFFTEST_PYTHON") {
+        return p.into();
+    }
+    repo_root().join("difftest/.venv/bin/python")
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v:?} is not a number"))
+        })
+        .unwrap_or(default)
+}
+
+/// One stream as our inputs (a process file and a network file, like one export per index,
+/// each slightly out of order) and the merged order both engines must see.
+struct Case {
+    id: u64,
+    files: [Vec<String>; 2],
+    /// Events in replay order: (@timestamp, file, line) sorted.
+    merged: Vec<GenEvent>,
+}
+
+fn make_case(rng: &mut Rng, id: u64, events: Vec<GenEvent>) -> Case {
+    let mut files: [Vec<(GenEvent, String)>; 2] = [Vec::new(), Vec::new()];
+    for e in events {
+        let line = generator::our_line(rng, &e);
+        let f = usize::from(e.category == "network");
+        files[f].push((e, line));
+    }
+    for file in &mut files {
+        // Disorder within the tolerance: swap disjoint neighbour pairs less than 1.5 s apart.
+        let mut i = 1;
+        while i < file.len() {
+            if rng.chance(15) && (file[i].0.ms - file[i - 1].0.ms).abs() <= 1500 {
+                file.swap(i - 1, i);
+            }
+            i += 2;
+        }
+    }
+    let mut keyed: Vec<(i64, usize, usize, GenEvent)> = Vec::new();
+    for (f, file) in files.iter().enumerate() {
+        for (line, (e, _)) in file.iter().enumerate() {
+            keyed.push((e.ms, f, line, e.clone()));
+        }
+    }
+    keyed.sort_by_key(|(ms, f, line, _)| (*ms, *f, *line));
+    Case {
+        id,
+        files: files.map(|f| f.into_iter().map(|(_, l)| l).collect()),
+        merged: keyed.into_iter().map(|(_, _, _, e)| e).collect(),
+    }
+}
+
+fn event_id(e: &sshd_sensor::event::Event) -> String {
+    let doc = e
+        .original
+        .as_deref()
+        .expect("replayed alert events carry their document");
+    doc.pointer("/event/id")
+        .or_else(|| doc.get("event.id"))
+        .and_then(Value::as_str)
+        .expect("event.id")
+        .to_owned()
+}
+
+fn ours(case: &Case) -> Vec<(String, String)> {
+    let inputs = case
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, lines)| {
+            let mut bytes = lines.join("\n").into_bytes();
+            bytes.push(b'\n');
+            Input {
+                name: format!("stream{}-{i}", case.id),
+                reader: Box::new(Cursor::new(bytes)),
+            }
+        })
+        .collect();
+    let opts = Options {
+        rate_cap: false,
+        ..Options::default()
+    };
+    let mut diag = Diagnostics::new(Box::new(io::sink()), 0);
+    let mut out = Vec::new();
+    let summary = replay::replay(inputs, &opts, &mut diag, |a| {
+        out.push((event_id(&a.stage1), event_id(&a.stage2)));
+        Ok(())
+    })
+    .expect("replay");
+    assert_eq!(
+        summary.bad_lines, 0,
+        "stream {}: generated lines must parse",
+        case.id
+    );
+    assert_eq!(
+        summary.late, 0,
+        "stream {}: disorder is within tolerance",
+        case.id
+    );
+    out
+}
+
+/// The Python engine's matches for each case, in one interpreter run.
+fn oracle(cases: &[&Case], dir: &Path) -> Vec<Vec<(String, String)>> {
+    let child = start_oracle(cases, dir);
+    finish_oracle(cases, child)
+}
+
+/// Writes the oracle's input and starts Python on it (it runs while we replay).
+fn start_oracle(cases: &[&Case], dir: &Path) -> std::process::Child {
+    let py = python();
+    let input = dir.join("oracle-input.ndjson");
+    {
+        let mut w = io::BufWriter::new(std::fs::File::create(&input).expect("create oracle input"));
+        for case in cases {
+            for e in &case.merged {
+                writeln!(w, "{}", generator::python_record(case.id, e))
+                    .expect("write oracle input");
+            }
+        }
+        w.flush().expect("flush oracle input");
+    }
+    // The seed exactly as given (a verbatim copy of /work/shared/seed/*).
+    let seed_file = repo_root().join("difftest/seed-rule-v4.txt");
+    Command::new(&py)
+        .arg(repo_root().join("difftest/oracle.py"))
+        .arg(&seed_file)
+        .stdin(std::fs::File::open(&input).expect("open oracle input"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} ({e}): the differential test needs Python with eql 1.0.1; \
+                 run `cargo xtask setup` or `python3 -m venv difftest/.venv && \
+                 difftest/.venv/bin/pip install eql==1.0.1`",
+                py.display()
+            )
+        })
+}
+
+fn finish_oracle(cases: &[&Case], child: std::process::Child) -> Vec<Vec<(String, String)>> {
+    let py = python();
+    let output = child.wait_with_output().expect("wait for the oracle");
+    assert!(
+        output.status.success(),
+        "{} difftest/oracle.py failed ({}); is eql 1.0.1 installed? \
+         (`difftest/.venv/bin/pip install eql==1.0.1`)",
+        py.display(),
+        output.status
+    );
+    let mut by_stream = std::collections::HashMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let v: Value = serde_json::from_str(line).expect("oracle output is JSON");
+        let s = v["s"].as_u64().expect("stream id");
+        let m: Vec<(String, String)> = serde_json::from_value(v["m"].clone()).expect("matches");
+        by_stream.insert(s, m);
+    }
+    cases
+        .iter()
+        .map(|c| by_stream.remove(&c.id).unwrap_or_default())
+        .collect()
+}
+
+/// Greedily drops events while the two engines still disagree.
+fn shrink(case: &Case, dir: &Path) -> Case {
+    let mut events = case.merged.clone();
+    let mut rng = Rng::new(1);
+    let mut i = 0;
+    while i < events.len() {
+        let mut fewer = events.clone();
+        fewer.remove(i);
+        fewer.sort_by_key(|e| e.ms);
+        let candidate = make_case(&mut rng, case.id, fewer.clone());
+        let disagree = oracle(&[&candidate], dir)[0] != ours(&candidate);
+        if disagree {
+            events = fewer;
+        } else {
+            i += 1;
+        }
+    }
+    make_case(&mut Rng::new(1), case.id, events)
+}
+
+/// Shrinks a disagreeing case and fails with the minimal stream.
+fn report_disagreement(seed: u64, case: &Case, dir: &Path) -> ! {
+    let min = shrink(case, dir);
+    let mut report = String::new();
+    for e in &min.merged {
+        report.push_str(&generator::python_record(min.id, e).to_string());
+        report.push('\n');
+    }
+    panic!(
+        "seed {seed} stream {}: sshd-sensor {:?} != eql {:?}\nminimal stream \
+         (oracle form, merge order):\n{report}our files:\n{}\n--\n{}",
+        case.id,
+        ours(&min),
+        oracle(&[&min], dir)[0],
+        min.files[0].join("\n"),
+        min.files[1].join("\n"),
+    );
+}
+
+#[test]
+fn replay_agrees_with_the_reference_eql_engine() {
+    let seed = env_u64("DIFFTEST_SEED", DEFAULT_SEED);
+    let streams = env_u64("DIFFTEST_STREAMS", DEFAULT_STREAMS);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("difftest-{seed}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create difftest dir");
+    let mut rng = Rng::new(seed);
+    let (mut total, mut matches) = (0usize, 0usize);
+    // Batches bound memory (a batch's cases, not the whole run's) and let Python work on one
+    // batch while we replay it.
+    let mut next_id = 0;
+    while next_id < streams {
+        let batch_end = (next_id + BATCH).min(streams);
+        let cases: Vec<Case> = (next_id..batch_end)
+            .map(|id| {
+                let n = 61 + rng.below(81) as usize;
+                let events = generator::stream(&mut rng, id, n);
+                make_case(&mut rng, id, events)
+            })
+            .collect();
+        next_id = batch_end;
+        total += cases.iter().map(|c| c.merged.len()).sum::<usize>();
+        let refs: Vec<&Case> = cases.iter().collect();
+        let child = start_oracle(&refs, &dir);
+        let got_all: Vec<_> = cases.iter().map(ours).collect();
+        let expected = finish_oracle(&refs, child);
+        for ((case, want), got) in cases.iter().zip(&expected).zip(got_all) {
+            matches += want.len();
+            if &got != want {
+                report_disagreement(seed, case, &dir);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "difftest: seed {seed}: {streams} streams, {total} events, {matches} matches, 0 disagreements"
+    );
+    if streams >= DEFAULT_STREAMS {
+        assert!(total >= 1_000_000, "only {total} events");
+    }
+    assert!(
+        matches > streams as usize / 10,
+        "streams too tame: {matches} matches"
+    );
+}

@@ -1,0 +1,138 @@
+//! The two workloads the benchmark times, both run from the xtask process (which no sshd
+//! started, so the sensor sees every event and alerts on none): an exec storm of sequential
+//! fork+exec+wait of `/bin/true`, and a connect storm of sequential TCP connect+close to a
+//! listener on 127.0.0.1 that accepts and drops. Loopback only: nothing leaves the host.
+//!
+//! Each storm is timed in batches of [`BATCH`] ops and reports the median batch's time per op,
+//! so a burst of unrelated load on the machine moves one batch, not the result. The client
+//! closes each connection abortively (SO_LINGER 0: RST, no TIME_WAIT): tens of thousands of
+//! TIME_WAIT sockets would otherwise crowd the ephemeral port range and slow every later
+//! connect, whatever the configuration.
+
+use std::{
+    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    os::fd::AsRawFd,
+    process::{Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail, ensure};
+
+/// Ops per timed batch.
+pub const BATCH: usize = 100;
+
+/// Runs `op` `n` times, timing batches of [`BATCH`]; returns the median batch's time per op.
+fn timed(n: usize, mut op: impl FnMut(usize) -> Result<()>) -> Result<Duration> {
+    let mut per_op = Vec::with_capacity(n.div_ceil(BATCH));
+    let mut done = 0;
+    while done < n {
+        let size = BATCH.min(n - done);
+        let start = Instant::now();
+        for i in done..done + size {
+            op(i)?;
+        }
+        per_op.push(start.elapsed() / u32::try_from(size)?);
+        done += size;
+    }
+    per_op.sort();
+    Ok(per_op[per_op.len() / 2])
+}
+
+/// Spawns and waits for `/bin/true` `n` times in a row; returns the time per exec.
+pub fn exec_storm(n: usize) -> Result<Duration> {
+    timed(n, |_| {
+        let status = Command::new("/bin/true")
+            .stdin(Stdio::null())
+            .status()
+            .context("exec storm: could not run /bin/true")?;
+        ensure!(
+            status.success(),
+            "exec storm: /bin/true exited with {status}"
+        );
+        Ok(())
+    })
+}
+
+/// Opens and closes `n` TCP connections in a row to a listener on 127.0.0.1 (an ephemeral
+/// port, fresh for each storm); returns the time per connect+close.
+pub fn connect_storm(n: usize) -> Result<Duration> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .context("connect storm: could not listen on 127.0.0.1")?;
+    let addr = listener
+        .local_addr()
+        .context("connect storm: listener address")?;
+    if !addr.ip().is_loopback() {
+        bail!("connect storm: listener is on {addr}, not loopback");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let acceptor = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                drop(conn);
+            }
+        })
+    };
+    let result = connect_n(addr, n);
+    stop.store(true, Ordering::Relaxed);
+    // Wake the acceptor so it sees `stop`; if this fails it is already gone.
+    let _ = TcpStream::connect(addr);
+    acceptor
+        .join()
+        .map_err(|_| anyhow::anyhow!("connect storm: acceptor thread panicked"))?;
+    result
+}
+
+fn connect_n(addr: SocketAddr, n: usize) -> Result<Duration> {
+    timed(n, |i| {
+        let stream = TcpStream::connect(addr)
+            .with_context(|| format!("connect storm: connect #{i} to {addr}"))?;
+        abortive_close(stream)
+    })
+}
+
+/// Closes with SO_LINGER 0, so the kernel sends RST and keeps no TIME_WAIT socket.
+fn abortive_close(stream: TcpStream) -> Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket fd owned by `stream`, and a pointer to a live `linger` of the
+    // size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            libc::socklen_t::try_from(std::mem::size_of::<libc::linger>())?,
+        )
+    };
+    if rc != 0 {
+        bail!(
+            "connect storm: setsockopt(SO_LINGER): {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    drop(stream);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storms_run_and_take_time() {
+        assert!(exec_storm(3).expect("exec storm") > Duration::ZERO);
+        assert!(connect_storm(BATCH + 3).expect("connect storm") > Duration::ZERO);
+    }
+}

@@ -1,0 +1,32 @@
+//! `cargo xtask deb`: runs `packaging/build-deb.sh` with bash from the workspace root and exits
+//! with its exit code. The script owns packaging; this is only the familiar entry point.
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{exec, host};
+
+const SCRIPT: &str = "packaging/build-deb.sh";
+
+pub fn execute() -> Result<ExitCode> {
+    let script = host::root().join(SCRIPT);
+    if !script.is_file() {
+        bail!(
+            "{} is missing: the Debian package is built by that script, which this checkout lacks",
+            script.display()
+        );
+    }
+    let mut cmd = Command::new("bash");
+    cmd.arg(SCRIPT).current_dir(host::root());
+    let line = exec::line(&cmd);
+    println!("+ {line}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start `{line}`"))?;
+    let code = status.code().unwrap_or(1);
+    if code != 0 {
+        eprintln!("xtask: `{line}` failed ({status})");
+    }
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}

@@ -1,0 +1,97 @@
+//! `cargo xtask test`: every check a change must pass, as root. It sets up and builds, then
+//! runs the stages in order: unit tests (including the `#[ignore]`d ones that touch the kernel
+//! and need root), formatting, clippy, and the root-only integration tests one thread at a time
+//! against the release binary. Every stage runs even after another fails; the last line names
+//! the stages that failed, and the exit code is non-zero if any did. `--unit-only` stops after
+//! clippy (no release build, no integration tests) and, when not root, skips the ignored tests.
+
+use anyhow::{Result, bail};
+
+use crate::{build, exec::exec, host, setup};
+
+/// Packages clippy must pass with `-D warnings`. `sensor-user` is not here yet: it has clippy
+/// findings (`large_enum_variant` in decode.rs, `wrong_self_convention` in enrich.rs); add it
+/// once they are fixed.
+const CLIPPY_PACKAGES: &[&str] = &["sensor-common", "xtask", "integration-tests"];
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Run only the unit tests, fmt and clippy (quick; root not required).
+    #[arg(long)]
+    unit_only: bool,
+}
+
+pub fn execute(args: Args) -> Result<()> {
+    let Args { unit_only } = args;
+    if !unit_only {
+        host::require_root(
+            "test",
+            "the integration tests load eBPF, create network namespaces and start sshd",
+        )?;
+    }
+    setup::execute()?;
+    if !unit_only {
+        build::execute()?;
+    }
+
+    let mut stages: Vec<(&str, Result<()>)> = Vec::new();
+    let mut unit = host::cargo();
+    unit.args([
+        "test",
+        "-p",
+        "sensor-common",
+        "-p",
+        "sensor-user",
+        "-p",
+        "xtask",
+    ]);
+    if host::is_root() {
+        unit.args(["--", "--include-ignored"]);
+    } else {
+        println!("test: not root, so the #[ignore]d unit tests that need root are skipped");
+    }
+    stages.push(("unit tests", exec(&mut unit)));
+    stages.push(("fmt", exec(host::cargo().args(["fmt", "--all", "--check"]))));
+    let mut clippy = host::cargo();
+    clippy.arg("clippy");
+    for package in CLIPPY_PACKAGES {
+        clippy.args(["-p", package]);
+    }
+    clippy.args(["--all-targets", "--", "-D", "warnings"]);
+    stages.push(("clippy", exec(&mut clippy)));
+    if !unit_only {
+        stages.push((
+            "integration tests",
+            exec(
+                host::cargo()
+                    .args([
+                        "test",
+                        "--release",
+                        "-p",
+                        "integration-tests",
+                        "--",
+                        "--test-threads=1",
+                    ])
+                    .env("SSHD_SENSOR_BIN", host::sensor_bin()),
+            ),
+        ));
+    }
+
+    println!();
+    for (name, result) in &stages {
+        match result {
+            Ok(()) => println!("test: {name}: ok"),
+            Err(e) => println!("test: {name}: FAILED: {e:#}"),
+        }
+    }
+    let failed: Vec<&str> = stages
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(name, _)| *name)
+        .collect();
+    if !failed.is_empty() {
+        bail!("test stage(s) failed: {}", failed.join(", "));
+    }
+    println!("test: all {} stages passed", stages.len());
+    Ok(())
+}
