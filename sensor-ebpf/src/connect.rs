@@ -15,12 +15,12 @@ use aya_ebpf::{
     macros::{fentry, kprobe, tracepoint},
     programs::{FEntryContext, ProbeContext, TracePointContext},
 };
-use sensor_common::{ConnectEvent, Header, AF_INET, AF_INET6, KIND_CONNECT};
+use sensor_common::{AF_INET, AF_INET6, ConnectEvent, Header, KIND_CONNECT};
 
 use crate::{
     config::off,
     exec::{bpf_ktime_get_ns_safe, is_recent_stage1},
-    maps::{count_drop, EVENTS},
+    maps::{EVENTS, count_drop},
     task,
 };
 

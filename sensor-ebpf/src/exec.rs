@@ -9,22 +9,22 @@
 //! process runs. Everything else is dropped after two map lookups.
 
 use aya_ebpf::{
+    EbpfContext,
     helpers::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes,
         bpf_probe_read_user_buf,
     },
     macros::tracepoint,
     programs::TracePointContext,
-    EbpfContext,
 };
 use sensor_common::{
-    ExecEvent, Header, Stage1, ARGS_LEN, EXEC_CHILD_OF_STAGE1, EXEC_STAGE1, KERNEL_WINDOW_NS,
-    KIND_EXEC,
+    ARGS_LEN, EXEC_CHILD_OF_STAGE1, EXEC_STAGE1, ExecEvent, Header, KERNEL_WINDOW_NS, KIND_EXEC,
+    Stage1,
 };
 
 use crate::{
     config::off,
-    maps::{count_drop, EVENTS, PARENT_EXES, STAGE1},
+    maps::{EVENTS, PARENT_EXES, STAGE1, count_drop},
     task,
 };
 

@@ -1,7 +1,9 @@
 //! Hook: tracepoint `sched/sched_process_exit`. When a thread-group leader exits, its
 //! `STAGE1` entry goes, so the table holds live processes only (it is an LRU besides).
 
-use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{
+    helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext,
+};
 
 use crate::maps::STAGE1;
 

@@ -7,9 +7,10 @@ use std::mem::size_of;
 use sensor_common::{ConnectEvent, ExecEvent, Header, KIND_CONNECT, KIND_EXEC};
 
 /// One decoded record.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Record {
-    Exec(ExecEvent),
+    /// Boxed: an exec record is 888 bytes, a connect record 128.
+    Exec(Box<ExecEvent>),
     Connect(ConnectEvent),
 }
 
@@ -63,7 +64,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             if ev.args_len as usize > ev.args.len() {
                 return Err(DecodeError::Field("args_len"));
             }
-            Ok(Record::Exec(ev))
+            Ok(Record::Exec(Box::new(ev)))
         }
         _ => Ok(Record::Connect(read(bytes))),
     }

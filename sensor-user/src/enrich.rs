@@ -157,7 +157,7 @@ impl Enricher {
     }
 
     /// Fills `p` from the cache entry of (tgid, start), if any.
-    fn from_cache(&self, p: &mut Process, key: (u32, u64)) -> bool {
+    fn fill_from_cache(&self, p: &mut Process, key: (u32, u64)) -> bool {
         let Some(image) = self.images.get(&key) else {
             return false;
         };
@@ -205,7 +205,7 @@ impl Enricher {
                     .map(|m| m.uid());
                 event.parent.user_name = event.parent.user_id.and_then(|uid| self.user(uid));
             }
-        } else if !self.from_cache(&mut event.parent, (task.ppid, task.parent_start_ns)) {
+        } else if !self.fill_from_cache(&mut event.parent, (task.ppid, task.parent_start_ns)) {
             event.parent.executable = verified_proc_exe(task.ppid, task.parent_exe);
             event.parent.name = file_name(&event.parent.executable);
         }
@@ -245,7 +245,7 @@ impl Enricher {
         };
 
         let parent_key = (task.ppid, task.parent_start_ns);
-        self.from_cache(&mut event.parent, parent_key);
+        self.fill_from_cache(&mut event.parent, parent_key);
         event.session = self.images.get(&parent_key).and_then(|i| i.session.clone());
         let own_key = (task.tgid, task.start_ns);
         let cached_own = self
@@ -254,7 +254,7 @@ impl Enricher {
             .filter(|i| i.exe == task.exe)
             .is_some();
         if cached_own {
-            self.from_cache(&mut event.process, own_key);
+            self.fill_from_cache(&mut event.process, own_key);
         } else if let Some(exe) = verified_proc_exe(task.tgid, task.exe) {
             event.process.name = file_name(&Some(exe.clone()));
             event.process.executable = Some(exe);

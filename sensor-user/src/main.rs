@@ -60,6 +60,8 @@ fn main() -> ExitCode {
         Command::Run(args) => sshd_sensor::config::Config::load(args.config.as_deref())
             .ok()
             .map(|c| c.log.level),
+        // `check` reports in its table; the loader's progress lines would only interleave.
+        Command::Check(_) => Some("warn".to_owned()),
         _ => None,
     });
     init_logging(level.as_deref().unwrap_or("info"));

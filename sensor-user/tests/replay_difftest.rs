@@ -239,7 +239,8 @@ fn report_disagreement(seed: u64, case: &Case, dir: &Path) -> ! {
 fn replay_agrees_with_the_reference_eql_engine() {
     let seed = env_u64("DIFFTEST_SEED", DEFAULT_SEED);
     let streams = env_u64("DIFFTEST_STREAMS", DEFAULT_STREAMS);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("difftest-{seed}-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("difftest-{seed}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create difftest dir");
     let mut rng = Rng::new(seed);
     let (mut total, mut matches) = (0usize, 0usize);

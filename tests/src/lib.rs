@@ -8,7 +8,10 @@
 //! ([`connector`]); and the sensor under test on the host ([`sensor`]), whose JSON alerts are
 //! read back ([`alert`]) and judged ([`scenario`]). [`testbed`] wires these together in the
 //! realistic order netns -> sshd -> sensor -> ssh commands. [`kernel_trace`] checks the
-//! scenarios against the kernel's own events, without the sensor.
+//! scenarios against the kernel's own events, without the sensor. [`privileges`] runs the
+//! sensor as the systemd unit does (uid 65534, only the unit's capabilities) and
+//! [`notify_socket`] stands in for systemd's readiness socket, for the tests of the daemon
+//! itself.
 //!
 //! The harness panics with a message naming what failed; it never skips. Every wait is bounded
 //! in count and time ([`wait`]), and every resource has a `Drop` guard that cleans up even when
@@ -19,7 +22,9 @@ pub mod cmd;
 pub mod connector;
 pub mod kernel_trace;
 pub mod netns;
+pub mod notify_socket;
 pub mod prereq;
+pub mod privileges;
 pub mod scenario;
 pub mod sensor;
 pub mod ssh;

@@ -114,7 +114,17 @@ pub fn expect_single_alert(
     dest: &str,
     connect: impl FnOnce(&Testbed) -> ConnectReport,
 ) {
-    let sensor = Sensor::start();
+    expect_single_alert_from(Sensor::start(), bed, dest, connect);
+}
+
+/// [`expect_single_alert`] with a sensor the caller started (another command line, another
+/// identity); stops it.
+pub fn expect_single_alert_from(
+    sensor: Sensor,
+    bed: &Testbed,
+    dest: &str,
+    connect: impl FnOnce(&Testbed) -> ConnectReport,
+) {
     let report = connect(bed);
     let doc = expect_alert(&sensor, &report, &format!("connect to {dest}"));
     eprintln!("alert for {report:?}:\n{doc}");

@@ -4,7 +4,9 @@
 //! The binary is `$SSHD_SENSOR_BIN`, or `<workspace>/target/release/sshd-sensor`. Start-up
 //! waits (bounded) for a stderr line containing `ready`; [`Sensor::stop`] sends SIGTERM, waits
 //! for a clean exit and returns every alert. Stdout and stderr are collected by background
-//! threads so alerts can be polled while the sensor runs. Dropping a running sensor kills it.
+//! threads so alerts can be polled while the sensor runs; tests of the daemon itself also start
+//! it through a wrapper or with extra environment ([`Sensor::start_command`]), signal it and
+//! wait for its stderr lines. Dropping a running sensor kills it.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -66,6 +68,13 @@ pub fn binary() -> PathBuf {
     path
 }
 
+/// `sshd-sensor ARGS` with the binary from [`binary`], not yet started.
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(binary());
+    command.args(args);
+    command
+}
+
 impl Sensor {
     /// Starts `sshd-sensor run --format json` and waits until it reports `ready`.
     pub fn start() -> Self {
@@ -74,8 +83,13 @@ impl Sensor {
 
     /// Starts the sensor with `args` and waits until a stderr line contains `ready`.
     pub fn start_with(args: &[&str]) -> Self {
-        let mut command = Command::new(binary());
-        command.args(args);
+        Self::start_command(command(args))
+    }
+
+    /// Starts `command`, a sensor invocation built by the caller (extra environment, or wrapped
+    /// in another program that execs the sensor, such as `setpriv`), and waits until a stderr
+    /// line contains `ready`.
+    pub fn start_command(mut command: Command) -> Self {
         let description = cmd::describe(&command);
         let mut child = command
             .stdin(Stdio::null())
@@ -157,6 +171,62 @@ impl Sensor {
     /// Everything the sensor wrote to stderr so far.
     pub fn stderr_text(&self) -> String {
         self.stderr.lock().expect("stderr lines lock").join("\n")
+    }
+
+    /// The sensor's pid (also when it was started through a wrapper that execs it).
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Sends `signal` to the sensor; panics if it is gone.
+    pub fn signal(&self, signal: libc::c_int) {
+        assert!(
+            cmd::signal(self.pid, signal),
+            "cannot signal the sensor (pid {}): it is gone; stderr:\n{}",
+            self.pid,
+            self.stderr_text()
+        );
+    }
+
+    /// Panics (naming `what`) if the sensor has exited.
+    pub fn assert_running(&mut self, what: &str) {
+        let status = self
+            .child
+            .try_wait()
+            .expect("try_wait on the sensor failed");
+        if let Some(status) = status {
+            std::thread::sleep(Duration::from_millis(200));
+            panic!(
+                "{what}: the sensor exited ({status}); stderr:\n{}",
+                self.stderr_text()
+            );
+        }
+    }
+
+    /// The stderr lines written so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().expect("stderr lines lock").clone()
+    }
+
+    /// Polls (bounded by `timeout`) for a stderr line, among those after the first `skip`,
+    /// satisfying `matches`; panics naming `what` if none comes.
+    pub fn wait_for_stderr(
+        &self,
+        skip: usize,
+        timeout: Duration,
+        what: &str,
+        matches: impl Fn(&str) -> bool,
+    ) -> String {
+        wait::poll(timeout, Duration::from_millis(20), || {
+            let lines = self.stderr.lock().expect("stderr lines lock");
+            lines.iter().skip(skip).find(|l| matches(l)).cloned()
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no stderr line {what} within {timeout:?}; stderr:\n{}",
+                self.stderr_text()
+            )
+        })
     }
 
     /// Sends SIGTERM, waits for the sensor to exit and returns what it printed. Panics if it

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::{exec::exec, host};
 
 /// sensor-user's build.rs builds without the eBPF object when this is `1`.
-const SKIP_EBPF: &str = "SSHD_SENSOR_SKIP_EBPF";
+pub const SKIP_EBPF: &str = "SSHD_SENSOR_SKIP_EBPF";
 
 pub fn execute() -> Result<()> {
     exec(

@@ -50,6 +50,8 @@ pub fn execute(args: Args) -> Result<()> {
     } else {
         println!("test: not root, so the #[ignore]d unit tests that need root are skipped");
     }
+    // The root unit tests load the embedded eBPF object, so never build without it.
+    unit.env_remove(build::SKIP_EBPF);
     stages.push(("unit tests", exec(&mut unit)));
     stages.push(("fmt", exec(host::cargo().args(["fmt", "--all", "--check"]))));
     let mut clippy = host::cargo();

@@ -70,10 +70,17 @@ pub struct Args {
     /// event time), so a recording replays to exactly what the live run printed.
     #[arg(long)]
     pub no_rate_cap: bool,
+    /// Benchmark baseline (`cargo xtask replay-bench`): read the same lines and only check that
+    /// each is JSON (`serde_json` into `IgnoredAny`); no fields, no rule, no alerts.
+    #[arg(long, hide = true)]
+    pub validate_only: bool,
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let inputs = open_inputs(&args.files)?;
+    if args.validate_only {
+        return validate_only(inputs, args.max_line_bytes);
+    }
     let opts = Options {
         rule: RuleConfig {
             parent_executables: args.parent_executables,
@@ -124,6 +131,20 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `--validate-only` baseline: what any replay must at least do to each line.
+fn validate_only(inputs: Vec<Input>, max_line_bytes: usize) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let v = replay::validate_only(inputs, max_line_bytes)?;
+    eprintln!(
+        "sshd-sensor: replay --validate-only: {} lines ({:.1} MB) in {:.2}s: {} not JSON",
+        v.lines,
+        v.bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64(),
+        v.bad_lines,
+    );
     Ok(ExitCode::SUCCESS)
 }
 

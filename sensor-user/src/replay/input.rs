@@ -1,8 +1,9 @@
 //! Lines of one NDJSON input with a size limit: a line longer than the limit is skipped to its
 //! end without being held in memory (so one giant line cannot exhaust memory) and reported as
-//! too long. A trailing `\r` is dropped; a last line without a newline is still a line.
+//! too long. A trailing `\r` is dropped; a last line without a newline is still a line. The
+//! newline search is std's `read_until`/`memchr` (word at a time), not a byte loop.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 
 /// One line read into the caller's buffer, or why not.
 #[derive(Debug, PartialEq, Eq)]
@@ -13,48 +14,40 @@ pub enum Line {
     TooLong(u64),
 }
 
+/// Bytes skipped per read while discarding the rest of a too-long line.
+const SKIP_CHUNK: u64 = 1 << 16;
+
 /// Reads lines of at most `limit` bytes.
 pub struct LineReader<R> {
     inner: R,
     limit: usize,
+    /// Scratch for the rest of a too-long line (at most [`SKIP_CHUNK`] bytes).
+    skip: Vec<u8>,
 }
 
 impl<R: BufRead> LineReader<R> {
     pub fn new(inner: R, limit: usize) -> Self {
-        Self { inner, limit }
+        Self {
+            inner,
+            limit,
+            skip: Vec::new(),
+        }
     }
 
     /// The next line into `buf` (cleared first); `None` at end of input.
     pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
         buf.clear();
-        let mut total: u64 = 0;
-        let mut saw_any = false;
-        loop {
-            let chunk = match self.inner.fill_buf() {
-                Ok(c) => c,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if chunk.is_empty() {
-                break;
-            }
-            saw_any = true;
-            let (part, used, end) = match memchr(chunk) {
-                Some(i) => (&chunk[..i], i + 1, true),
-                None => (chunk, chunk.len(), false),
-            };
-            total += part.len() as u64;
-            let room = self.limit.saturating_sub(buf.len());
-            buf.extend_from_slice(&part[..part.len().min(room)]);
-            self.inner.consume(used);
-            if end {
-                break;
-            }
-        }
-        if !saw_any {
+        // One byte more than the limit tells a line of exactly `limit` bytes from a longer one.
+        let cap = (self.limit as u64).saturating_add(1);
+        let n = (&mut self.inner).take(cap).read_until(b'\n', buf)?;
+        if n == 0 {
             return Ok(None);
         }
-        if total > self.limit as u64 {
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        } else if buf.len() > self.limit {
+            let total = buf.len() as u64 + self.skip_rest()?;
+            buf.truncate(self.limit);
             return Ok(Some(Line::TooLong(total)));
         }
         if buf.last() == Some(&b'\r') {
@@ -62,10 +55,24 @@ impl<R: BufRead> LineReader<R> {
         }
         Ok(Some(Line::Ok))
     }
-}
 
-fn memchr(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    /// Discards the rest of the current line; returns its length without the newline.
+    fn skip_rest(&mut self) -> io::Result<u64> {
+        let mut skipped = 0;
+        loop {
+            self.skip.clear();
+            let n = (&mut self.inner)
+                .take(SKIP_CHUNK)
+                .read_until(b'\n', &mut self.skip)?;
+            if self.skip.last() == Some(&b'\n') {
+                return Ok(skipped + n as u64 - 1);
+            }
+            skipped += n as u64;
+            if n == 0 {
+                return Ok(skipped);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -101,5 +108,20 @@ mod tests {
         assert_eq!(got[0].0, Line::TooLong(10));
         assert_eq!(got[1], (Line::Ok, "ok".into()));
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn limit_is_inclusive_and_skips_span_many_reads() {
+        let long = "x".repeat(200_000);
+        let input = format!("1234\r\n123456\n{long}\nend\n{long}");
+        let got = lines(&input, 5);
+        assert_eq!(got[0], (Line::Ok, "1234".into()), "the \\r counts toward the limit");
+        assert_eq!(got[1], (Line::TooLong(6), "12345".into()));
+        assert_eq!(got[2].0, Line::TooLong(200_000));
+        assert_eq!(got[3], (Line::Ok, "end".into()));
+        assert_eq!(got[4].0, Line::TooLong(200_000), "a last line without a newline");
+        assert_eq!(got.len(), 5);
+        let got = lines("12345", 5);
+        assert_eq!(got, vec![(Line::Ok, "12345".into())]);
     }
 }

@@ -132,6 +132,38 @@ pub fn replay(
     Ok(summary)
 }
 
+/// Reads `inputs` line by line as [`replay`] does and only checks each non-blank line is JSON
+/// (`serde_json` into [`serde::de::IgnoredAny`]): the benchmark's validate-only baseline.
+pub fn validate_only(inputs: Vec<Input>, max_line_bytes: usize) -> Result<Summary, ReplayError> {
+    let mut summary = Summary::default();
+    let mut buf = Vec::with_capacity(4096);
+    for input in inputs {
+        let mut lines = input::LineReader::new(input.reader, max_line_bytes);
+        loop {
+            let line = lines.next_line(&mut buf).map_err(|source| ReplayError::Read {
+                name: input.name.clone(),
+                source,
+            })?;
+            let Some(line) = line else { break };
+            summary.lines += 1;
+            if let input::Line::TooLong(len) = line {
+                summary.bytes += len;
+                summary.bad_lines += 1;
+                continue;
+            }
+            summary.bytes += buf.len() as u64;
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<serde::de::IgnoredAny>(&buf) {
+                Ok(_) => summary.events += 1,
+                Err(_) => summary.bad_lines += 1,
+            }
+        }
+    }
+    Ok(summary)
+}
+
 /// Attaches stage 2's original document, parsed only now that it is part of an alert.
 fn with_original_stage2(alert: Alert, raw: Option<&[u8]>) -> Alert {
     let Some(original) = raw.and_then(|r| serde_json::from_slice(r).ok()) else {

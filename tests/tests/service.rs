@@ -1,0 +1,462 @@
+//! End-to-end tests of the daemon around the rule, as a service manager and an operator see
+//! it: running under the systemd unit's capability set as an unprivileged uid, recording and
+//! replaying, the configuration file's outputs, SIGHUP (rotation, refused configuration, new
+//! exclusions), the rate cap, sd_notify readiness, and clean failures. The detection scenarios
+//! run in the same sandbox as `detection.rs` (netns -> sshd -> sensor -> ssh); every negative
+//! result is paired with a positive control in the same sensor run.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use integration_tests::alert;
+use integration_tests::cmd::{self, Finished};
+use integration_tests::connector::ConnectReport;
+use integration_tests::connector_bin;
+use integration_tests::notify_socket::{self, NotifySocket};
+use integration_tests::prereq;
+use integration_tests::privileges::{self, NOBODY, UnitCapabilities};
+use integration_tests::scenario::{
+    self, ALERT_WAIT, CONTROL_DEST, DUPLICATE_WAIT, PORT, assert_no_alert, assert_single_alert,
+    expect_alert,
+};
+use integration_tests::sensor::{self, Sensor};
+use integration_tests::tempdir::TempDir;
+use integration_tests::testbed::Testbed;
+use integration_tests::wait;
+
+/// How long the sensor may take to act on SIGHUP.
+const RELOAD_WAIT: Duration = Duration::from_secs(5);
+/// How long a sd_notify datagram may take to arrive.
+const NOTIFY_WAIT: Duration = Duration::from_secs(5);
+/// Bound for `replay` and for the runs that must fail.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// The alert fields `replay` must reproduce exactly.
+const REPLAYED_FIELDS: &[&str] = &[
+    "rule.id",
+    "destination.ip",
+    "destination.port",
+    "process.pid",
+    "process.entity_id",
+    "process.parent.pid",
+    "process.parent.entity_id",
+    "@timestamp",
+];
+
+/// Fails fast when the sensor binary is missing, then builds the host (netns, user, sshd).
+fn testbed() -> Testbed {
+    sensor::binary();
+    Testbed::new(connector_bin!())
+}
+
+fn utf8(path: &Path) -> &str {
+    path.to_str().expect("scratch paths are UTF-8")
+}
+
+fn write_file(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+/// The positive scenario: over ssh, the connector connects to [`CONTROL_DEST`].
+fn positive(bed: &Testbed) -> ConnectReport {
+    bed.connect_over_ssh(&bed.connector, CONTROL_DEST, PORT)
+}
+
+/// Sleeps until [`ALERT_WAIT`] has passed since `since` (at least [`DUPLICATE_WAIT`]), so a
+/// late or duplicate alert would have arrived.
+fn settle(since: Instant) {
+    std::thread::sleep(
+        ALERT_WAIT
+            .saturating_sub(since.elapsed())
+            .max(DUPLICATE_WAIT),
+    );
+}
+
+/// Sends SIGHUP and waits for a stderr line, written after it, satisfying `matches`.
+fn sighup(sensor: &Sensor, what: &str, matches: impl Fn(&str) -> bool) -> String {
+    let mark = sensor.stderr_lines().len();
+    sensor.signal(libc::SIGHUP);
+    sensor.wait_for_stderr(mark, RELOAD_WAIT, what, matches)
+}
+
+/// A stderr line reporting a successful reload.
+fn reports_reload(line: &str) -> bool {
+    let line = line.to_ascii_lowercase();
+    line.contains("reloaded") && !line.contains("refused") && !line.contains("error")
+}
+
+/// Every line of the NDJSON file `path`, parsed.
+fn read_ndjson(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{}: line is not JSON ({e}): {l}", path.display()))
+        })
+        .collect()
+}
+
+/// The alert file's documents once it holds at least `count` (bounded by [`ALERT_WAIT`]).
+fn file_alerts(path: &Path, count: usize) -> Vec<Value> {
+    wait::poll(ALERT_WAIT, Duration::from_millis(50), || {
+        path.exists()
+            .then(|| read_ndjson(path))
+            .filter(|docs| docs.len() >= count)
+    })
+    .unwrap_or_else(|| {
+        let found = path.exists().then(|| read_ndjson(path));
+        panic!(
+            "alert file {} did not reach {count} alert(s) within {ALERT_WAIT:?}; it holds: {found:?}",
+            path.display()
+        )
+    })
+}
+
+/// The compared fields of each alert, as JSON text, sorted (a multiset of alerts).
+fn replay_keys(alerts: &[Value]) -> Vec<Vec<String>> {
+    let mut keys: Vec<Vec<String>> = alerts
+        .iter()
+        .map(|doc| {
+            REPLAYED_FIELDS
+                .iter()
+                .map(|f| alert::field(doc, f).map_or("null".to_owned(), Value::to_string))
+                .collect()
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Runs a command that must fail: bounded, RUST_BACKTRACE=1 (so a panic would show its
+/// backtrace) and RUST_LOG unset (the default log level).
+fn run_failing(mut command: Command, what: &str) -> Finished {
+    command.env("RUST_BACKTRACE", "1").env_remove("RUST_LOG");
+    let finished = cmd::run_bounded(&mut command, COMMAND_TIMEOUT);
+    assert!(
+        !finished.status.success(),
+        "{what}: `{}` succeeded; expected a non-zero exit\nstderr:\n{}",
+        finished.command,
+        finished.stderr
+    );
+    finished
+}
+
+/// The single stderr line of a failed run; panics on a panic, a backtrace, stdout output, or
+/// any number of lines other than one.
+fn single_error_line(finished: &Finished, what: &str) -> String {
+    let lower = finished.stderr.to_ascii_lowercase();
+    assert!(
+        !lower.contains("panicked") && !lower.contains("backtrace"),
+        "{what}: a panic or backtrace instead of an error message:\n{}",
+        finished.stderr
+    );
+    assert!(
+        finished.stdout.trim().is_empty(),
+        "{what}: unexpected stdout:\n{}",
+        finished.stdout
+    );
+    let lines: Vec<&str> = finished
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let [line] = lines[..] else {
+        panic!(
+            "{what}: expected exactly one stderr line, got {}:\n{}",
+            lines.len(),
+            finished.stderr
+        )
+    };
+    eprintln!("{what}: {line}");
+    line.to_owned()
+}
+
+/// As uid 65534 with exactly the unit file's capabilities, the sensor detects the positive scenario.
+#[test]
+fn alerts_under_the_units_capability_set() {
+    let bed = testbed();
+    let caps = UnitCapabilities::of_shipped_unit();
+    eprintln!("unit capabilities: {caps:?}");
+    let binary = privileges::binary_for_nobody(bed.dir.path());
+    let sensor = Sensor::start_command(privileges::under_capabilities(
+        &caps,
+        &binary,
+        &["run", "--format", "json"],
+    ));
+    let uid = privileges::proc_status(sensor.pid(), "Uid");
+    assert!(
+        uid.split_whitespace().all(|u| u == NOBODY.to_string()),
+        "the sensor runs with Uid: {uid}, expected {NOBODY} throughout"
+    );
+    let effective = privileges::proc_status(sensor.pid(), "CapEff");
+    let effective = u64::from_str_radix(&effective, 16)
+        .unwrap_or_else(|e| panic!("bad CapEff {effective:?}: {e}"));
+    assert_eq!(
+        effective,
+        caps.ambient_mask(),
+        "the sensor's effective capabilities ({effective:#x}) are not exactly the unit's {caps:?}"
+    );
+    scenario::expect_single_alert_from(sensor, &bed, CONTROL_DEST, positive);
+}
+
+/// `replay` over the events recorded by `run --record` gives exactly the live run's alerts.
+#[test]
+fn record_then_replay_gives_the_same_alerts() {
+    let bed = testbed();
+    let recording = bed.dir.join("events.ndjson");
+    let sensor = Sensor::start_with(&["run", "--format", "json", "--record", utf8(&recording)]);
+    let first = positive(&bed);
+    expect_alert(&sensor, &first, "first positive (8.8.8.8)");
+    let excluded = bed.connect_over_ssh(&bed.connector, "10.1.2.3", PORT);
+    let late = bed.connect_over_ssh_after("sleep 1.5; ", &bed.connector, CONTROL_DEST, PORT);
+    let negatives_done = Instant::now();
+    let second = bed.connect_over_ssh(&bed.connector, "2001:db8::1", PORT);
+    expect_alert(&sensor, &second, "second positive (2001:db8::1)");
+    settle(negatives_done);
+    let live = sensor.stop();
+    assert_single_alert(&live, &first, CONTROL_DEST, PORT, "first positive");
+    assert_single_alert(&live, &second, "2001:db8::1", PORT, "second positive");
+    assert_no_alert(&live, &excluded, "connect to excluded 10.1.2.3");
+    assert_no_alert(&live, &late, "connect 1.5 s after the shell started");
+    for doc in [&first, &second]
+        .into_iter()
+        .flat_map(|r| alert::about(&live.alerts, r))
+    {
+        let missing: Vec<&str> = REPLAYED_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| alert::field(doc, f).is_none_or(Value::is_null))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "live alert lacks {missing:?}, so comparing them proves nothing:\n{doc}"
+        );
+    }
+
+    let replay = cmd::run_bounded(
+        &mut sensor::command(&["replay", utf8(&recording), "--format", "json"]),
+        COMMAND_TIMEOUT,
+    )
+    .expect_success();
+    let replayed: Vec<Value> = replay
+        .stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("replay printed a line that is not JSON ({e}): {l}"))
+        })
+        .collect();
+    assert_eq!(
+        replay_keys(&live.alerts),
+        replay_keys(&replayed),
+        "replay's alerts differ from the live run's (fields {REPLAYED_FIELDS:?})\nlive:\n{}\n\
+         replayed:\n{}\nreplay stderr:\n{}",
+        alert::dump(&live.alerts),
+        alert::dump(&replayed),
+        replay.stderr
+    );
+}
+
+/// Alerts go to stdout and `[output] file` alike; SIGHUP reopens a rotated file, refuses an
+/// invalid configuration without stopping, and applies a new name exclusion.
+#[test]
+fn config_file_outputs_and_sighup() {
+    let bed = testbed();
+    let config = bed.dir.join("config.toml");
+    let alerts_file = bed.dir.join("alerts.ndjson");
+    let rotated = bed.dir.join("alerts.ndjson.1");
+    let output = format!(
+        "[output]\nfile = \"{}\"\njournald = false\n",
+        utf8(&alerts_file)
+    );
+    write_file(&config, &output);
+    let mut sensor = Sensor::start_with(&["run", "--format", "json", "--config", utf8(&config)]);
+
+    // The alert is printed and appended to the file, as the same document.
+    let first = positive(&bed);
+    let first_doc = expect_alert(&sensor, &first, "first positive");
+    assert_eq!(
+        file_alerts(&alerts_file, 1),
+        std::slice::from_ref(&first_doc),
+        "the alert file must hold exactly the alert printed on stdout"
+    );
+
+    // Rotation: after SIGHUP the next alert goes to a new file at the configured path.
+    std::fs::rename(&alerts_file, &rotated).expect("rotate the alert file");
+    let line = sighup(&sensor, "reporting the reload", reports_reload);
+    eprintln!("reload: {line}");
+    let second = positive(&bed);
+    let second_doc = expect_alert(&sensor, &second, "positive after rotation");
+    assert_eq!(
+        file_alerts(&alerts_file, 1),
+        std::slice::from_ref(&second_doc),
+        "after rotation and SIGHUP the new file must hold the new alert"
+    );
+    assert_eq!(
+        read_ndjson(&rotated),
+        [first_doc],
+        "the rotated file must keep only the first alert"
+    );
+
+    // An invalid configuration is refused with file:line:col, and the sensor carries on.
+    write_file(&config, &format!("{output}no_such_key = 1\n"));
+    let location = format!("{}:4:1", utf8(&config));
+    let line = sighup(&sensor, &format!("naming {location}"), |l| {
+        l.contains(&location)
+    });
+    eprintln!("refused: {line}");
+    std::thread::sleep(Duration::from_millis(200));
+    sensor.assert_running("after SIGHUP with an invalid configuration");
+    let third = positive(&bed);
+    let third_doc = expect_alert(&sensor, &third, "positive after a refused configuration");
+
+    // A new name exclusion applies on reload; a copy under another name still alerts.
+    let name = bed
+        .connector
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("connector file name");
+    let other = bed.install_connector_as("other-connect");
+    write_file(
+        &config,
+        &format!("{output}[rule]\nextra_excluded_names = [\"{name}\"]\n"),
+    );
+    sighup(&sensor, "reporting the reload", reports_reload);
+    let excluded = positive(&bed);
+    let excluded_done = Instant::now();
+    let control = bed.connect_over_ssh(&other, CONTROL_DEST, PORT);
+    let control_doc = expect_alert(&sensor, &control, "positive control named other-connect");
+    settle(excluded_done);
+    let run = sensor.stop();
+    for (report, what) in [
+        (&first, "first positive"),
+        (&second, "positive after rotation"),
+        (&third, "positive after a refused configuration"),
+        (&control, "positive control named other-connect"),
+    ] {
+        assert_single_alert(&run, report, CONTROL_DEST, PORT, what);
+    }
+    assert_no_alert(
+        &run,
+        &excluded,
+        &format!("connector named {name}, now excluded"),
+    );
+    assert_eq!(
+        read_ndjson(&alerts_file),
+        [second_doc, third_doc, control_doc],
+        "the alert file must hold the alerts printed since the rotation"
+    );
+}
+
+/// With `max_per_window = 1`, a second match is not printed, and stderr counts it as suppressed.
+#[test]
+fn rate_cap_suppresses_and_summarises() {
+    let bed = testbed();
+    let config = bed.dir.join("config.toml");
+    write_file(
+        &config,
+        "[alerts]\nmax_per_window = 1\nwindow_seconds = 300\n[output]\njournald = false\n",
+    );
+    let sensor = Sensor::start_with(&["run", "--format", "json", "--config", utf8(&config)]);
+    let first = positive(&bed);
+    expect_alert(&sensor, &first, "first positive");
+    let second = positive(&bed);
+    settle(Instant::now());
+    let run = sensor.stop();
+    assert_single_alert(&run, &first, CONTROL_DEST, PORT, "first positive");
+    assert_no_alert(&run, &second, "second positive, over the cap");
+    assert_eq!(
+        run.alerts.len(),
+        1,
+        "expected exactly one alert on stdout:\n{}",
+        alert::dump(&run.alerts)
+    );
+    assert!(
+        run.stderr.lines().any(|l| l.contains("suppressed=1")),
+        "no stderr line reports suppressed=1:\n{}",
+        run.stderr
+    );
+}
+
+/// With `$NOTIFY_SOCKET` set, the sensor sends READY=1 once it says ready and STOPPING=1 on SIGTERM.
+#[test]
+fn sd_notify_ready() {
+    prereq::require_root();
+    sensor::binary();
+    let dir = TempDir::new("sst-notify");
+    let socket = NotifySocket::bind(dir.path());
+    let mut command = sensor::command(&["run", "--format", "json"]);
+    command.env("NOTIFY_SOCKET", socket.path());
+    let sensor = Sensor::start_command(command);
+    let first = socket.receive(NOTIFY_WAIT);
+    assert!(
+        first
+            .as_deref()
+            .is_some_and(|m| notify_socket::has(m, "READY=1")),
+        "first notification after the `ready` line is {first:?}, expected READY=1; stderr:\n{}",
+        sensor.stderr_text()
+    );
+    let early = socket.receive(Duration::from_millis(200));
+    assert!(
+        early.is_none(),
+        "unexpected notification while running: {early:?}"
+    );
+    let run = sensor.stop();
+    let stopping = socket.receive(NOTIFY_WAIT);
+    assert!(
+        stopping
+            .as_deref()
+            .is_some_and(|m| notify_socket::has(m, "STOPPING=1")),
+        "notification after SIGTERM is {stopping:?}, expected STOPPING=1; stderr:\n{}",
+        run.stderr
+    );
+}
+
+/// Without privileges, or with a missing or invalid configuration, `run` fails with one line
+/// naming the problem (and for privileges the fix), never a panic.
+#[test]
+fn bad_privileges_and_input_fail_cleanly() {
+    prereq::require_root();
+    let dir = TempDir::new("sst-fail");
+    let binary = privileges::binary_for_nobody(dir.path());
+
+    let what = "run as uid 65534 without capabilities";
+    let finished = run_failing(
+        privileges::without_capabilities(&binary, &["run", "--format", "json"]),
+        what,
+    );
+    let line = single_error_line(&finished, what);
+    assert!(
+        line.contains("CAP_BPF") || line.contains("root"),
+        "{what}: the error does not name the fix (CAP_BPF or root): {line}"
+    );
+
+    let missing = "/nonexistent.toml";
+    assert!(
+        !Path::new(missing).exists(),
+        "{missing} exists on this host"
+    );
+    let what = "run --config with a missing file";
+    let finished = run_failing(sensor::command(&["run", "--config", missing]), what);
+    let line = single_error_line(&finished, what);
+    assert!(
+        line.contains(missing),
+        "{what}: the error does not name {missing}: {line}"
+    );
+
+    let bad = dir.join("bad.toml");
+    write_file(&bad, "[output]\njournald = false\nno_such_key = 1\n");
+    let location = format!("{}:3:1", utf8(&bad));
+    let what = "run --config with an unknown key";
+    let finished = run_failing(sensor::command(&["run", "--config", utf8(&bad)]), what);
+    let line = single_error_line(&finished, what);
+    assert!(
+        line.contains(&location),
+        "{what}: the error does not name {location}: {line}"
+    );
+}
