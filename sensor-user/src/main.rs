@@ -49,6 +49,20 @@ fn init_logging(level: &str) {
         .init();
 }
 
+/// The error and its causes on one line, each cause once (many errors already quote their
+/// source in their own message).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line.replace('\n', " ")
+}
+
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("sshd-sensor: internal error: {info}; please report it");
@@ -74,7 +88,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sshd-sensor: error: {e:#}");
+            eprintln!("sshd-sensor: error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -1,5 +1,5 @@
-//! `cargo xtask deb`: runs `packaging/build-deb.sh` with bash from the workspace root and exits
-//! with its exit code. The script owns packaging; this is only the familiar entry point.
+//! `cargo xtask deb [-- ARGS]`: runs `packaging/build-deb.sh ARGS` with bash from the workspace
+//! root and exits with its exit code. The script owns packaging; this is only the familiar entry point.
 
 use std::process::{Command, ExitCode};
 
@@ -9,7 +9,14 @@ use crate::{exec, host};
 
 const SCRIPT: &str = "packaging/build-deb.sh";
 
-pub fn execute() -> Result<ExitCode> {
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Arguments for the script (after `--`), e.g. `-- --binary PATH`.
+    #[arg(last = true)]
+    script_args: Vec<String>,
+}
+
+pub fn execute(args: Args) -> Result<ExitCode> {
     let script = host::root().join(SCRIPT);
     if !script.is_file() {
         bail!(
@@ -18,7 +25,9 @@ pub fn execute() -> Result<ExitCode> {
         );
     }
     let mut cmd = Command::new("bash");
-    cmd.arg(SCRIPT).current_dir(host::root());
+    cmd.arg(SCRIPT)
+        .args(&args.script_args)
+        .current_dir(host::root());
     let line = exec::line(&cmd);
     println!("+ {line}");
     let status = cmd

@@ -38,7 +38,7 @@ enum Command {
     /// Measure the sensor's overhead against no sensor and empty programs (root).
     Bench(bench::Args),
     /// Build the Debian package with packaging/build-deb.sh.
-    Deb,
+    Deb(deb::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::execute(args),
         Command::Test(args) => test::execute(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench::execute(args).map(|()| ExitCode::SUCCESS),
-        Command::Deb => deb::execute(),
+        Command::Deb(args) => deb::execute(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("xtask: error: {e:#}");

@@ -47,7 +47,7 @@ pub enum LoadError {
     )]
     NoObject,
     #[error(
-        "permission denied loading eBPF programs ({0}): run as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE and CAP_DAC_READ_SEARCH (e.g. `sudo sshd-sensor run`)"
+        "permission denied loading eBPF programs ({0}): run as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (e.g. `sudo sshd-sensor run`)"
     )]
     Permission(String),
     #[error(

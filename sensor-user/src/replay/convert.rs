@@ -1,15 +1,16 @@
-//! From the [`Fields`] of one document to the engine's [`Event`]: parses `@timestamp`,
-//! `process.start` and the IP addresses, and normalises IPv4-mapped destinations the way the
-//! rule matches them. Promises: an unparsable value is an error naming the field, never a
-//! silent `None`; the only required fields are `@timestamp` (the merge needs it) and
-//! `event.category` (without it a document is no Defend event); every other absent field is
-//! ECS null and left to the rule.
+//! From the [`Fields`] of one document to the engine's [`Event`], in two steps so that only the
+//! events the rule can act on pay for allocation: [`check`] validates every line (parses
+//! `@timestamp`, `process.start` and the IP addresses, normalising IPv4-mapped destinations the
+//! way the rule matches them) and keeps borrowing the line; [`Checked::event`] builds the owned
+//! event. Promises: an unparsable value is an error naming the field, never a silent `None`; the
+//! only required fields are `@timestamp` (the merge needs it) and `event.category` (without it
+//! a document is no Defend event); every other absent field is ECS null and left to the rule.
 
 use std::net::IpAddr;
 
-use super::fields::{Fields, ProcessFields, Str};
+use super::fields::{Fields, ProcessFields, Str, StrList};
 use super::time::parse_rfc3339;
-use crate::event::{Destination, Event, Process};
+use crate::event::{Destination, Event, Process, TimestampNs};
 use crate::rule::exclusions::normalize_ip;
 
 /// Why a well-formed JSON line is still not a usable event.
@@ -34,71 +35,94 @@ impl FieldError {
     }
 }
 
-/// `@timestamp` of the document (needed for every line, relevant or not).
-pub fn timestamp(f: &Fields<'_>) -> Result<i64, FieldError> {
-    let raw = f
-        .timestamp
-        .as_deref()
-        .ok_or(FieldError::Missing("@timestamp"))?;
-    parse_rfc3339(raw).ok_or_else(|| FieldError::Time {
-        field: "@timestamp",
-        value: raw.to_owned(),
-    })
+/// A valid document, still borrowing its line, with its values parsed.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    pub timestamp: TimestampNs,
+    pub fields: Fields<'a>,
+    pub category: StrList<'a>,
+    /// Normalised: `::ffff:a.b.c.d` is `a.b.c.d`.
+    pub destination_ip: Option<IpAddr>,
+    source_ip: Option<IpAddr>,
+    process_start: Option<TimestampNs>,
+    parent_start: Option<TimestampNs>,
 }
 
-/// The whole event; `timestamp` is [`timestamp`]'s answer.
-pub fn event(f: Fields<'_>, timestamp: i64) -> Result<Event, FieldError> {
-    let category = f.category.ok_or(FieldError::Missing("event.category"))?;
-    let destination = Destination {
-        ip: ip(f.destination_ip.as_deref(), "destination.ip")?.map(normalize_ip),
-        port: f.destination_port,
-    };
-    let source = Destination {
-        ip: ip(f.source_ip.as_deref(), "source.ip")?,
-        port: f.source_port,
-    };
-    let mut process = process_of(f.process, "process.start")?;
-    process.user_id = process.user_id.or(f.user_id);
-    process.group_id = process.group_id.or(f.group_id);
-    if process.user_name.is_none() {
-        process.user_name = owned(f.user_name);
-    }
-    Ok(Event {
+/// Validates one document: every value the event needs parses, the required fields are there.
+pub fn check(mut f: Fields<'_>) -> Result<Checked<'_>, FieldError> {
+    let timestamp =
+        time(f.timestamp.as_deref(), "@timestamp")?.ok_or(FieldError::Missing("@timestamp"))?;
+    let category = f
+        .category
+        .take()
+        .ok_or(FieldError::Missing("event.category"))?;
+    Ok(Checked {
         timestamp,
-        host_id: owned(f.host_id),
-        host_name: owned(f.host_name),
-        host_os_type: owned(f.host_os_type),
-        category: list(category),
-        event_type: f.event_type.map(list).unwrap_or_default(),
-        action: owned(f.action),
-        process,
-        parent: process_of(f.parent, "process.parent.start")?,
-        destination,
-        source,
-        transport: owned(f.transport),
-        ..Event::default()
+        destination_ip: ip(f.destination_ip.as_deref(), "destination.ip")?.map(normalize_ip),
+        source_ip: ip(f.source_ip.as_deref(), "source.ip")?,
+        process_start: time(f.process.start.as_deref(), "process.start")?,
+        parent_start: time(f.parent.start.as_deref(), "process.parent.start")?,
+        category,
+        fields: f,
     })
 }
 
-fn process_of(p: ProcessFields<'_>, start_field: &'static str) -> Result<Process, FieldError> {
-    let start = match p.start.as_deref() {
-        None => None,
-        Some(raw) => Some(parse_rfc3339(raw).ok_or_else(|| FieldError::Time {
-            field: start_field,
-            value: raw.to_owned(),
-        })?),
-    };
-    Ok(Process {
+impl Checked<'_> {
+    /// The whole event.
+    pub fn event(self) -> Event {
+        let f = self.fields;
+        let mut process = process_of(f.process, self.process_start);
+        process.user_id = process.user_id.or(f.user_id);
+        process.group_id = process.group_id.or(f.group_id);
+        if process.user_name.is_none() {
+            process.user_name = owned(f.user_name);
+        }
+        Event {
+            timestamp: self.timestamp,
+            host_id: owned(f.host_id),
+            host_name: owned(f.host_name),
+            host_os_type: owned(f.host_os_type),
+            category: self.category.into_strings(),
+            event_type: f.event_type.map(StrList::into_strings).unwrap_or_default(),
+            action: owned(f.action),
+            process,
+            parent: process_of(f.parent, self.parent_start),
+            destination: Destination {
+                ip: self.destination_ip,
+                port: f.destination_port,
+            },
+            source: Destination {
+                ip: self.source_ip,
+                port: f.source_port,
+            },
+            transport: owned(f.transport),
+            ..Event::default()
+        }
+    }
+}
+
+fn process_of(p: ProcessFields<'_>, start: Option<TimestampNs>) -> Process {
+    Process {
         pid: p.pid,
         entity_id: owned(p.entity_id),
         executable: owned(p.executable),
         name: owned(p.name),
-        args: p.args.map(list),
+        args: p.args.map(StrList::into_strings),
         user_id: p.user_id,
         user_name: owned(p.user_name),
         group_id: p.group_id,
         start,
+    }
+}
+
+fn time(raw: Option<&str>, field: &'static str) -> Result<Option<TimestampNs>, FieldError> {
+    raw.map(|s| {
+        parse_rfc3339(s).ok_or_else(|| FieldError::Time {
+            field,
+            value: s.to_owned(),
+        })
     })
+    .transpose()
 }
 
 fn ip(raw: Option<&str>, field: &'static str) -> Result<Option<IpAddr>, FieldError> {
@@ -113,8 +137,4 @@ fn ip(raw: Option<&str>, field: &'static str) -> Result<Option<IpAddr>, FieldErr
 
 fn owned(s: Option<Str<'_>>) -> Option<String> {
     s.map(Str::into_owned)
-}
-
-fn list(v: Vec<Str<'_>>) -> Vec<String> {
-    v.into_iter().map(Str::into_owned).collect()
 }

@@ -3,8 +3,11 @@
 //! routes `"process.parent.executable"`, `{"process": {"parent.executable": ..}}` and
 //! `{"process": {"parent": {"executable": ..}}}` to the same slot, borrows strings from the line
 //! where JSON escaping allows, and skips everything else as `IgnoredAny` (validated, not kept).
-//! Promises: a value of the wrong JSON type in a field it reads is an error naming the field;
-//! JSON `null` is the same as an absent field (ECS null); a field given twice keeps the last.
+//! Routing is a small state machine over key segments (which object we are in), so a key costs
+//! a match on a short string, never a path built in a buffer; a one-element list allocates
+//! nothing. Promises: a value of the wrong JSON type in a field it reads is an error naming the
+//! field; JSON `null` is the same as an absent field (ECS null); a field given twice keeps the
+//! last.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,6 +17,39 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 /// A string borrowed from the line when it has no escapes.
 pub type Str<'a> = Cow<'a, str>;
 
+/// A keyword field that ECS allows as a string or an array of strings; the first element is held
+/// inline, so the common one-element case allocates nothing.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StrList<'a> {
+    first: Option<Str<'a>>,
+    more: Vec<Str<'a>>,
+}
+
+impl<'a> StrList<'a> {
+    fn push(&mut self, s: Str<'a>) {
+        if self.first.is_none() {
+            self.first = Some(s);
+        } else {
+            self.more.push(s);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.first.iter().chain(&self.more).map(|s| &**s)
+    }
+
+    pub fn contains(&self, x: &str) -> bool {
+        self.iter().any(|s| s == x)
+    }
+
+    pub fn into_strings(self) -> Vec<String> {
+        let mut out = Vec::with_capacity(usize::from(self.first.is_some()) + self.more.len());
+        out.extend(self.first.map(Cow::into_owned));
+        out.extend(self.more.into_iter().map(Cow::into_owned));
+        out
+    }
+}
+
 /// `process.*` or `process.parent.*`.
 #[derive(Debug, Default)]
 pub struct ProcessFields<'a> {
@@ -21,7 +57,7 @@ pub struct ProcessFields<'a> {
     pub entity_id: Option<Str<'a>>,
     pub executable: Option<Str<'a>>,
     pub name: Option<Str<'a>>,
-    pub args: Option<Vec<Str<'a>>>,
+    pub args: Option<StrList<'a>>,
     pub start: Option<Str<'a>>,
     pub user_id: Option<u32>,
     pub user_name: Option<Str<'a>>,
@@ -35,8 +71,8 @@ pub struct Fields<'a> {
     pub host_id: Option<Str<'a>>,
     pub host_name: Option<Str<'a>>,
     pub host_os_type: Option<Str<'a>>,
-    pub category: Option<Vec<Str<'a>>>,
-    pub event_type: Option<Vec<Str<'a>>>,
+    pub category: Option<StrList<'a>>,
+    pub event_type: Option<StrList<'a>>,
     pub action: Option<Str<'a>>,
     pub process: ProcessFields<'a>,
     pub parent: ProcessFields<'a>,
@@ -54,31 +90,39 @@ pub struct Fields<'a> {
 /// Parses one line (a JSON object) into [`Fields`].
 pub fn parse(line: &[u8]) -> Result<Fields<'_>, serde_json::Error> {
     let mut fields = Fields::default();
-    let mut path = String::with_capacity(64);
     let mut de = serde_json::Deserializer::from_slice(line);
     de.deserialize_map(Walk {
         fields: &mut fields,
-        path: &mut path,
+        at: Obj::Root,
     })?;
     de.end()?;
     Ok(fields)
 }
 
-/// Where a dotted path leads.
-enum Route {
-    Leaf(Leaf),
-    /// A prefix of some leaf: descend into the object.
-    Branch,
-    Ignore,
+/// The object a key is read in: every prefix of a field the parser reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Obj {
+    Root,
+    Host,
+    HostOs,
+    Event,
+    User,
+    Group,
+    Destination,
+    Source,
+    Network,
+    Proc(Which),
+    ProcUser(Which),
+    ProcGroup(Which),
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Which {
     Process,
     Parent,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ProcLeaf {
     Pid,
     EntityId,
@@ -91,7 +135,7 @@ enum ProcLeaf {
     GroupId,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Leaf {
     Timestamp,
     HostId,
@@ -111,68 +155,166 @@ enum Leaf {
     Transport,
 }
 
-fn route(path: &str) -> Route {
-    use Leaf::*;
-    let leaf = match path {
-        "@timestamp" => Timestamp,
-        "host.id" => HostId,
-        "host.name" => HostName,
-        "host.os.type" => HostOsType,
-        "event.category" => Category,
-        "event.type" => EventType,
-        "event.action" => Action,
-        "user.id" => UserId,
-        "user.name" => UserName,
-        "group.id" => GroupId,
-        "destination.ip" => DestinationIp,
-        "destination.port" => DestinationPort,
-        "source.ip" => SourceIp,
-        "source.port" => SourcePort,
-        "network.transport" => Transport,
-        "host"
-        | "host.os"
-        | "event"
-        | "user"
-        | "group"
-        | "destination"
-        | "source"
-        | "network"
-        | "process"
-        | "process.parent"
-        | "process.user"
-        | "process.group"
-        | "process.parent.user"
-        | "process.parent.group" => return Route::Branch,
-        _ => {
-            let (which, rest) = if let Some(rest) = path.strip_prefix("process.parent.") {
-                (Which::Parent, rest)
-            } else if let Some(rest) = path.strip_prefix("process.") {
-                (Which::Process, rest)
-            } else {
-                return Route::Ignore;
-            };
-            let leaf = match rest {
+impl Leaf {
+    /// The field's dotted ECS name, for messages.
+    fn name(self) -> &'static str {
+        use ProcLeaf as P;
+        match self {
+            Leaf::Timestamp => "@timestamp",
+            Leaf::HostId => "host.id",
+            Leaf::HostName => "host.name",
+            Leaf::HostOsType => "host.os.type",
+            Leaf::Category => "event.category",
+            Leaf::EventType => "event.type",
+            Leaf::Action => "event.action",
+            Leaf::UserId => "user.id",
+            Leaf::UserName => "user.name",
+            Leaf::GroupId => "group.id",
+            Leaf::DestinationIp => "destination.ip",
+            Leaf::DestinationPort => "destination.port",
+            Leaf::SourceIp => "source.ip",
+            Leaf::SourcePort => "source.port",
+            Leaf::Transport => "network.transport",
+            Leaf::Proc(Which::Process, leaf) => match leaf {
+                P::Pid => "process.pid",
+                P::EntityId => "process.entity_id",
+                P::Executable => "process.executable",
+                P::Name => "process.name",
+                P::Args => "process.args",
+                P::Start => "process.start",
+                P::UserId => "process.user.id",
+                P::UserName => "process.user.name",
+                P::GroupId => "process.group.id",
+            },
+            Leaf::Proc(Which::Parent, leaf) => match leaf {
+                P::Pid => "process.parent.pid",
+                P::EntityId => "process.parent.entity_id",
+                P::Executable => "process.parent.executable",
+                P::Name => "process.parent.name",
+                P::Args => "process.parent.args",
+                P::Start => "process.parent.start",
+                P::UserId => "process.parent.user.id",
+                P::UserName => "process.parent.user.name",
+                P::GroupId => "process.parent.group.id",
+            },
+        }
+    }
+}
+
+/// Where one key segment leads from an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Leaf(Leaf),
+    /// Into an object on the way to some leaf.
+    Obj(Obj),
+    Ignore,
+}
+
+/// One key segment (no dots) read in `at`.
+fn step(at: Obj, seg: &str) -> Route {
+    use Leaf as L;
+    use Route::{Ignore, Leaf as F, Obj as O};
+    match at {
+        Obj::Root => match seg {
+            "@timestamp" => F(L::Timestamp),
+            "host" => O(Obj::Host),
+            "event" => O(Obj::Event),
+            "process" => O(Obj::Proc(Which::Process)),
+            "user" => O(Obj::User),
+            "group" => O(Obj::Group),
+            "destination" => O(Obj::Destination),
+            "source" => O(Obj::Source),
+            "network" => O(Obj::Network),
+            _ => Ignore,
+        },
+        Obj::Host => match seg {
+            "id" => F(L::HostId),
+            "name" => F(L::HostName),
+            "os" => O(Obj::HostOs),
+            _ => Ignore,
+        },
+        Obj::HostOs => match seg {
+            "type" => F(L::HostOsType),
+            _ => Ignore,
+        },
+        Obj::Event => match seg {
+            "category" => F(L::Category),
+            "type" => F(L::EventType),
+            "action" => F(L::Action),
+            _ => Ignore,
+        },
+        Obj::User => match seg {
+            "id" => F(L::UserId),
+            "name" => F(L::UserName),
+            _ => Ignore,
+        },
+        Obj::Group => match seg {
+            "id" => F(L::GroupId),
+            _ => Ignore,
+        },
+        Obj::Destination => match seg {
+            "ip" => F(L::DestinationIp),
+            "port" => F(L::DestinationPort),
+            _ => Ignore,
+        },
+        Obj::Source => match seg {
+            "ip" => F(L::SourceIp),
+            "port" => F(L::SourcePort),
+            _ => Ignore,
+        },
+        Obj::Network => match seg {
+            "transport" => F(L::Transport),
+            _ => Ignore,
+        },
+        Obj::Proc(which) => {
+            let leaf = match seg {
                 "pid" => ProcLeaf::Pid,
                 "entity_id" => ProcLeaf::EntityId,
                 "executable" => ProcLeaf::Executable,
                 "name" => ProcLeaf::Name,
                 "args" => ProcLeaf::Args,
                 "start" => ProcLeaf::Start,
-                "user.id" => ProcLeaf::UserId,
-                "user.name" => ProcLeaf::UserName,
-                "group.id" => ProcLeaf::GroupId,
-                _ => return Route::Ignore,
+                "parent" if which == Which::Process => return O(Obj::Proc(Which::Parent)),
+                "user" => return O(Obj::ProcUser(which)),
+                "group" => return O(Obj::ProcGroup(which)),
+                _ => return Ignore,
             };
-            Proc(which, leaf)
+            F(L::Proc(which, leaf))
         }
-    };
-    Route::Leaf(leaf)
+        Obj::ProcUser(which) => match seg {
+            "id" => F(L::Proc(which, ProcLeaf::UserId)),
+            "name" => F(L::Proc(which, ProcLeaf::UserName)),
+            _ => Ignore,
+        },
+        Obj::ProcGroup(which) => match seg {
+            "id" => F(L::Proc(which, ProcLeaf::GroupId)),
+            _ => Ignore,
+        },
+    }
 }
 
-/// Visits one object whose keys are appended to `path`.
+/// A whole key (possibly dotted, `parent.executable`) read in `at`.
+fn route(at: Obj, key: &str) -> Route {
+    if !key.contains('.') {
+        return step(at, key);
+    }
+    let mut here = at;
+    let mut segs = key.split('.').peekable();
+    while let Some(seg) = segs.next() {
+        match step(here, seg) {
+            Route::Obj(next) => here = next,
+            last if segs.peek().is_none() => return last,
+            // A leaf or an ignored key with more segments after it.
+            _ => return Route::Ignore,
+        }
+    }
+    Route::Obj(here)
+}
+
+/// Visits one object read in `at`.
 struct Walk<'s, 'a> {
     fields: &'s mut Fields<'a>,
-    path: &'s mut String,
+    at: Obj,
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_, 'de> {
@@ -194,58 +336,43 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let base = self.path.len();
-        while map
-            .next_key_seed(Key {
-                path: &mut *self.path,
-                base,
-            })?
-            .is_some()
-        {
-            match route(self.path) {
+        while let Some(route) = map.next_key_seed(Key(self.at))? {
+            match route {
                 Route::Ignore => {
                     map.next_value::<IgnoredAny>()?;
                 }
-                Route::Branch => map.next_value_seed(Walk {
+                Route::Obj(at) => map.next_value_seed(Walk {
                     fields: &mut *self.fields,
-                    path: &mut *self.path,
+                    at,
                 })?,
                 Route::Leaf(leaf) => {
                     if let Err(e) = store(leaf, self.fields, &mut map) {
-                        return Err(de::Error::custom(format_args!("`{}`: {e}", self.path)));
+                        return Err(de::Error::custom(format_args!("`{}`: {e}", leaf.name())));
                     }
                 }
             }
-            self.path.truncate(base);
         }
         Ok(())
     }
 }
 
-/// Appends one key to the path (with a `.` after a non-empty base).
-struct Key<'s> {
-    path: &'s mut String,
-    base: usize,
-}
+/// Reads one key and routes it from the object it is in.
+struct Key(Obj);
 
-impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Route;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Route, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl Visitor<'_> for Key<'_> {
-    type Value = ();
+impl Visitor<'_> for Key {
+    type Value = Route;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a key")
     }
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<(), E> {
-        if self.base > 0 {
-            self.path.push('.');
-        }
-        self.path.push_str(key);
-        Ok(())
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Route, E> {
+        Ok(route(self.0, key))
     }
 }
 
@@ -325,14 +452,14 @@ impl<'de> Visitor<'de> for OptStr {
 struct StrOrList;
 
 impl<'de> DeserializeSeed<'de> for StrOrList {
-    type Value = Option<Vec<Str<'de>>>;
+    type Value = Option<StrList<'de>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for StrOrList {
-    type Value = Option<Vec<Str<'de>>>;
+    type Value = Option<StrList<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a string or an array of strings")
     }
@@ -340,18 +467,24 @@ impl<'de> Visitor<'de> for StrOrList {
         Ok(None)
     }
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Some(vec![Cow::Borrowed(v)]))
+        let mut list = StrList::default();
+        list.push(Cow::Borrowed(v));
+        Ok(Some(list))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(vec![Cow::Owned(v.to_owned())]))
+        let mut list = StrList::default();
+        list.push(Cow::Owned(v.to_owned()));
+        Ok(Some(list))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+        let mut list = StrList::default();
         while let Some(s) = seq.next_element_seed(OptStr)? {
             // A null inside an array is no value, as in Elasticsearch.
-            out.extend(s);
+            if let Some(s) = s {
+                list.push(s);
+            }
         }
-        Ok(Some(out))
+        Ok(Some(list))
     }
 }
 

@@ -115,11 +115,19 @@ mod tests {
         let long = "x".repeat(200_000);
         let input = format!("1234\r\n123456\n{long}\nend\n{long}");
         let got = lines(&input, 5);
-        assert_eq!(got[0], (Line::Ok, "1234".into()), "the \\r counts toward the limit");
+        assert_eq!(
+            got[0],
+            (Line::Ok, "1234".into()),
+            "the \\r counts toward the limit"
+        );
         assert_eq!(got[1], (Line::TooLong(6), "12345".into()));
         assert_eq!(got[2].0, Line::TooLong(200_000));
         assert_eq!(got[3], (Line::Ok, "end".into()));
-        assert_eq!(got[4].0, Line::TooLong(200_000), "a last line without a newline");
+        assert_eq!(
+            got[4].0,
+            Line::TooLong(200_000),
+            "a last line without a newline"
+        );
         assert_eq!(got.len(), 5);
         let got = lines("12345", 5);
         assert_eq!(got, vec![(Line::Ok, "12345".into())]);

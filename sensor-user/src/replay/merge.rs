@@ -13,9 +13,9 @@ use std::collections::BinaryHeap;
 
 use super::ReplayError;
 use super::diagnostics::Diagnostics;
+use super::relevance::Relevance;
 use super::source::{Item, Source};
 use crate::event::TimestampNs;
-use crate::rule::Engine;
 
 pub struct Merge {
     pub sources: Vec<Source>,
@@ -43,7 +43,7 @@ impl Merge {
     /// The next event in replay order; `None` when every input is done.
     pub fn next(
         &mut self,
-        engine: &Engine,
+        relevance: &Relevance,
         diag: &mut Diagnostics,
     ) -> Result<Option<Item>, ReplayError> {
         loop {
@@ -68,7 +68,7 @@ impl Merge {
                 return Ok(self.release());
             };
             let source = &mut self.sources[lagging];
-            let read = source.next_item(engine, diag);
+            let read = source.next_item(relevance, diag);
             let item = read.map_err(|source_err| ReplayError::Read {
                 name: source.name.clone(),
                 source: source_err,

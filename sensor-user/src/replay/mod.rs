@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod fields;
 pub mod input;
 pub mod merge;
+pub mod relevance;
 pub mod source;
 pub mod time;
 
@@ -103,12 +104,13 @@ pub fn replay(
         .map(|(i, input)| Source::new(input.name, i, input.reader, opts.max_line_bytes))
         .collect();
     let mut merge = Merge::new(sources, opts.max_disorder_ns, opts.max_buffered);
+    let relevance = relevance::Relevance::new(&opts.rule);
     let mut engine = Engine::new(opts.rule.clone(), opts.limits);
     let mut cap = RateCap::new(u64::from(MAX_ALERTS_PER_WINDOW), ALERT_WINDOW_NS);
     let mut summary = Summary::default();
-    while let Some(item) = merge.next(&engine, diag)? {
+    while let Some(item) = merge.next(&relevance, diag)? {
         let raw = item.raw;
-        let Some(alert) = engine.process(item.event) else {
+        let Some(alert) = engine.process(*item.event) else {
             continue;
         };
         if opts.rate_cap && cap.admit(alert.stage2.timestamp) == Verdict::Suppress {
@@ -140,10 +142,12 @@ pub fn validate_only(inputs: Vec<Input>, max_line_bytes: usize) -> Result<Summar
     for input in inputs {
         let mut lines = input::LineReader::new(input.reader, max_line_bytes);
         loop {
-            let line = lines.next_line(&mut buf).map_err(|source| ReplayError::Read {
-                name: input.name.clone(),
-                source,
-            })?;
+            let line = lines
+                .next_line(&mut buf)
+                .map_err(|source| ReplayError::Read {
+                    name: input.name.clone(),
+                    source,
+                })?;
             let Some(line) = line else { break };
             summary.lines += 1;
             if let input::Line::TooLong(len) = line {

@@ -1,11 +1,12 @@
 //! One replay input (a file or stdin): reads its lines, skips and reports bad ones, and hands
-//! the merge only the events the rule could act on, as [`Item`]s. Every valid line moves the
-//! input's clock ([`Source::newest`]) forward, relevant or not, so the merge knows how far the
-//! input has progressed. An event is relevant when it satisfies stage 1 or stage 2 of the rule
-//! (pure functions of the event): nothing else changes what the engine answers, so skipping the
-//! rest is exact and keeps the reorder buffer small. A stage-1 event carries its original
-//! document (alerts embed it; stage 1 is rare), a stage-2 candidate keeps its raw line so the
-//! document is parsed only if it completes a sequence.
+//! the merge only the events the rule could act on, as [`Item`]s. Every line is parsed and
+//! validated in full; every valid line moves the input's clock ([`Source::newest`]) forward,
+//! relevant or not, so the merge knows how far the input has progressed. An event is relevant
+//! when it satisfies stage 1 or stage 2 of the rule (pure functions of the event, decided on the
+//! borrowed fields by [`Relevance`]): nothing else changes what the engine answers, so skipping
+//! the rest is exact, keeps the reorder buffer small, and spares them any allocation. A stage-1
+//! event carries its original document (alerts embed it; stage 1 is rare), a stage-2 candidate
+//! keeps its raw line so the document is parsed only if it completes a sequence.
 
 use std::cmp::Ordering;
 use std::io::BufRead;
@@ -15,8 +16,8 @@ use super::convert;
 use super::diagnostics::Diagnostics;
 use super::fields;
 use super::input::{Line, LineReader};
+use super::relevance::{Relevance, Stage};
 use crate::event::{Event, TimestampNs};
-use crate::rule::Engine;
 
 /// One relevant event and where it came from.
 pub struct Item {
@@ -25,7 +26,8 @@ pub struct Item {
     pub input: usize,
     /// 1-based line number in that input.
     pub line: u64,
-    pub event: Event,
+    /// Boxed: items move through the merge's heap.
+    pub event: Box<Event>,
     /// The raw line of a stage-2 candidate.
     pub raw: Option<Box<[u8]>>,
 }
@@ -90,7 +92,7 @@ impl Source {
     /// The next relevant event, or `None` at end of input (then `done` is set).
     pub fn next_item(
         &mut self,
-        engine: &Engine,
+        relevance: &Relevance,
         diag: &mut Diagnostics,
     ) -> std::io::Result<Option<Item>> {
         loop {
@@ -110,7 +112,7 @@ impl Source {
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match classify(&self.buf, engine) {
+            match classify(&self.buf, relevance) {
                 Err((kind, msg)) => diag.bad_line(&self.name, line, kind, &msg),
                 Ok((timestamp, event)) => {
                     self.stats.valid += 1;
@@ -133,25 +135,28 @@ impl Source {
     }
 }
 
-type Classified = (TimestampNs, Option<(Event, bool)>);
+type Classified = (TimestampNs, Option<(Box<Event>, bool)>);
 
 /// Parses and validates one line: its timestamp, and the event with whether to keep the raw line
 /// when it is relevant.
-fn classify(line: &[u8], engine: &Engine) -> Result<Classified, (&'static str, String)> {
+fn classify(line: &[u8], relevance: &Relevance) -> Result<Classified, (&'static str, String)> {
     let f = fields::parse(line).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ("wrong type", e.to_string()),
         _ => ("invalid JSON", e.to_string()),
     })?;
-    let timestamp = convert::timestamp(&f).map_err(|e| (e.kind(), e.to_string()))?;
-    let mut event = convert::event(f, timestamp).map_err(|e| (e.kind(), e.to_string()))?;
-    if engine.is_stage1(&event) {
-        // Valid JSON by now; a failure here would be a serde_json bug, and the event is still
-        // usable without its original.
-        event.original = serde_json::from_slice(line).ok().map(Arc::new);
-        return Ok((timestamp, Some((event, false))));
+    let checked = convert::check(f).map_err(|e| (e.kind(), e.to_string()))?;
+    let timestamp = checked.timestamp;
+    let stage = relevance.stage(&checked);
+    relevance.debug_check(line, stage);
+    match stage {
+        None => Ok((timestamp, None)),
+        Some(Stage::One) => {
+            let mut event = Box::new(checked.event());
+            // Valid JSON by now; a failure here would be a serde_json bug, and the event is
+            // still usable without its original.
+            event.original = serde_json::from_slice(line).ok().map(Arc::new);
+            Ok((timestamp, Some((event, false))))
+        }
+        Some(Stage::Two) => Ok((timestamp, Some((Box::new(checked.event()), true)))),
     }
-    if engine.is_stage2(&event) {
-        return Ok((timestamp, Some((event, true))));
-    }
-    Ok((timestamp, None))
 }

@@ -94,4 +94,5 @@ fn net(s: &str) -> IpNetwork {
 }
 
 mod conditions;
+mod elasticsearch;
 mod sequence;
