@@ -460,3 +460,51 @@ fn bad_privileges_and_input_fail_cleanly() {
         "{what}: the error does not name {location}: {line}"
     );
 }
+
+/// A forced connect hook either attaches (and runs until stopped) or ends the sensor with one
+/// error line that names the hook; auto mode never fails on a kernel where the tracepoint works.
+/// (On the CI kernel, without kprobes and with fentry refused, both forced fallbacks fail.)
+#[test]
+fn forced_connect_hooks_attach_or_fail_cleanly() {
+    prereq::require_root();
+    for hook in ["fentry", "kprobe", "tracepoint", "auto"] {
+        let what = format!("run --connect-hook {hook}");
+        let mut command = Command::new("timeout");
+        command
+            .args(["--signal=TERM", "8"])
+            .arg(sensor::binary())
+            .args([
+                "run",
+                "--connect-hook",
+                hook,
+                "--log-level",
+                "error",
+                "--format",
+                "json",
+            ])
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("RUST_LOG");
+        let finished = cmd::run_bounded(&mut command, COMMAND_TIMEOUT);
+        match finished.status.code() {
+            // `timeout` stopped it with SIGTERM, which it handled: the hook attached.
+            Some(0) | Some(124) => assert!(
+                finished.stderr.trim().is_empty() && finished.stdout.trim().is_empty(),
+                "{what}: ran, but printed:\n{}\n{}",
+                finished.stdout,
+                finished.stderr
+            ),
+            _ => {
+                assert!(
+                    hook == "fentry" || hook == "kprobe",
+                    "{what}: the preferred hook must attach here:\n{}",
+                    finished.stderr
+                );
+                let line = single_error_line(&finished, &what);
+                assert!(
+                    line.starts_with("sshd-sensor: error:") && line.contains(hook),
+                    "{what}: the error does not name the hook: {line}"
+                );
+            }
+        }
+    }
+}

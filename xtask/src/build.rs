@@ -21,6 +21,6 @@ pub fn execute() -> Result<()> {
             .args(["test", "--no-run", "--release", "-p", "integration-tests"])
             .env_remove(SKIP_EBPF),
     )?;
-    println!("build: {}", host::sensor_bin().display());
+    eprintln!("build: {}", host::sensor_bin().display());
     Ok(())
 }

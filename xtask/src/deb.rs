@@ -29,7 +29,7 @@ pub fn execute(args: Args) -> Result<ExitCode> {
         .args(&args.script_args)
         .current_dir(host::root());
     let line = exec::line(&cmd);
-    println!("+ {line}");
+    eprintln!("+ {line}");
     let status = cmd
         .status()
         .with_context(|| format!("could not start `{line}`"))?;

@@ -1,5 +1,5 @@
 //! Running other programs. [`exec`] is the one way a task runs a step: it prints the command
-//! line, runs it with inherited stdio, and fails with the whole command line (environment
+//! line (on stderr, so stdout stays the task's own output), runs it with inherited stdio, and fails with the whole command line (environment
 //! overrides and working directory included) when it cannot start or exits non-zero.
 //! [`capture`] and [`probe`] read a command's stdout for the checks that decide what to do.
 
@@ -37,7 +37,7 @@ fn quote(s: &OsStr) -> String {
 /// Prints and runs `cmd` with inherited stdio; an error names the whole command line.
 pub fn exec(cmd: &mut Command) -> Result<()> {
     let line = line(cmd);
-    println!("+ {line}");
+    eprintln!("+ {line}");
     let status = cmd
         .status()
         .with_context(|| format!("could not start `{line}`"))?;

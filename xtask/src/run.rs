@@ -23,7 +23,7 @@ pub fn execute(args: Args) -> Result<ExitCode> {
     let mut cmd = Command::new(host::sensor_bin());
     cmd.arg("run").args(&args.sensor_args);
     let line = exec::line(&cmd);
-    println!("+ exec {line}");
+    eprintln!("+ exec {line}");
     // exec(2) returns only on failure.
     let err = cmd.exec();
     Err(anyhow::Error::new(err).context(format!("could not exec `{line}`")))

@@ -38,8 +38,8 @@ pub fn execute() -> Result<()> {
     let llvm = nightly_llvm_major()?;
     apt_packages(llvm, &mut present)?;
     bpf_linker(llvm, &mut present)?;
-    println!("setup: present: {}", present.join(", "));
-    println!("setup: done (nightly rustc uses LLVM {llvm})");
+    eprintln!("setup: present: {}", present.join(", "));
+    eprintln!("setup: done (nightly rustc uses LLVM {llvm})");
     Ok(())
 }
 
@@ -61,7 +61,7 @@ fn rust_toolchains(present: &mut Vec<String>) -> Result<()> {
     if toolchains.lines().any(|l| l.starts_with("nightly")) {
         present.push("nightly toolchain".into());
     } else {
-        println!(
+        eprintln!(
             "setup: installing the nightly toolchain (aya-build compiles the eBPF crate with it)"
         );
         exec(Command::new("rustup").args([
@@ -82,7 +82,9 @@ fn rust_toolchains(present: &mut Vec<String>) -> Result<()> {
     if has_component(&nightly, "rust-src") {
         present.push("nightly rust-src".into());
     } else {
-        println!("setup: adding rust-src to nightly (needed to build core for bpfel-unknown-none)");
+        eprintln!(
+            "setup: adding rust-src to nightly (needed to build core for bpfel-unknown-none)"
+        );
         exec(Command::new("rustup").args([
             "component",
             "add",
@@ -100,7 +102,7 @@ fn rust_toolchains(present: &mut Vec<String>) -> Result<()> {
     if missing.is_empty() {
         present.push("rustfmt, clippy".into());
     } else {
-        println!(
+        eprintln!(
             "setup: adding {} (used by `cargo xtask test`)",
             missing.join(", ")
         );
@@ -148,7 +150,7 @@ fn apt_packages(llvm: u32, present: &mut Vec<String>) -> Result<()> {
     }
     let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
     need_root(&format!("the Debian packages {}", names.join(" ")))?;
-    println!("setup: installing Debian packages: {}", names.join(" "));
+    eprintln!("setup: installing Debian packages: {}", names.join(" "));
     exec(
         Command::new("apt-get")
             .arg("update")
@@ -197,7 +199,7 @@ fn bpf_linker(llvm: u32, present: &mut Vec<String>) -> Result<()> {
         },
     };
     need_root(&format!("bpf-linker ({reason})"))?;
-    println!("setup: installing bpf-linker for LLVM {llvm}: {reason}");
+    eprintln!("setup: installing bpf-linker for LLVM {llvm}: {reason}");
     exec(
         Command::new("cargo")
             .args([

@@ -298,6 +298,26 @@ fn attach_connect(
     wanted: ConnectHook,
     sock_problem: Option<String>,
 ) -> Result<ConnectHook, LoadError> {
+    choose_connect_hook(wanted, |hook| match hook {
+        ConnectHook::Tracepoint => match &sock_problem {
+            Some(problem) => Err(format!(
+                "tracepoint sock/inet_sock_set_state unusable: {problem}"
+            )),
+            None => attach_tracepoint(ebpf, names::PROG_CONNECT_TP, "sock", "inet_sock_set_state")
+                .map_err(|e| e.to_string()),
+        },
+        ConnectHook::Fentry => attach_fentry(ebpf),
+        ConnectHook::Kprobe => attach_kprobe(ebpf),
+        ConnectHook::Auto => Err("auto is not a hook".to_owned()),
+    })
+}
+
+/// The fallback policy, apart from the kernel: a forced hook is tried alone and its failure is
+/// final; `Auto` tries tracepoint, fentry, kprobe in turn and keeps the first that attaches.
+pub fn choose_connect_hook(
+    wanted: ConnectHook,
+    mut try_attach: impl FnMut(ConnectHook) -> Result<(), String>,
+) -> Result<ConnectHook, LoadError> {
     let candidates: &[ConnectHook] = match wanted {
         ConnectHook::Auto => &[
             ConnectHook::Tracepoint,
@@ -310,21 +330,7 @@ fn attach_connect(
     };
     let mut failures = Vec::new();
     for &hook in candidates {
-        let result = match hook {
-            ConnectHook::Tracepoint => match &sock_problem {
-                Some(problem) => Err(format!(
-                    "tracepoint sock/inet_sock_set_state unusable: {problem}"
-                )),
-                None => {
-                    attach_tracepoint(ebpf, names::PROG_CONNECT_TP, "sock", "inet_sock_set_state")
-                        .map_err(|e| e.to_string())
-                }
-            },
-            ConnectHook::Fentry => attach_fentry(ebpf),
-            ConnectHook::Kprobe => attach_kprobe(ebpf),
-            ConnectHook::Auto => continue,
-        };
-        match result {
+        match try_attach(hook) {
             Ok(()) => {
                 info!(mode = %hook, "connect hook attached");
                 return Ok(hook);
@@ -347,4 +353,86 @@ pub fn ringbuf_drops(drops: &PerCpuArray<MapData, u64>) -> u64 {
         .get(&0, 0)
         .map(|values| values.iter().sum())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(
+        works: &[ConnectHook],
+        wanted: ConnectHook,
+    ) -> (Result<ConnectHook, String>, Vec<ConnectHook>) {
+        let mut tried = Vec::new();
+        let result = choose_connect_hook(wanted, |hook| {
+            tried.push(hook);
+            if works.contains(&hook) {
+                Ok(())
+            } else {
+                Err(format!("{hook} refused"))
+            }
+        });
+        (result.map_err(|e| e.to_string()), tried)
+    }
+
+    #[test]
+    fn auto_prefers_the_tracepoint() {
+        let all = [
+            ConnectHook::Tracepoint,
+            ConnectHook::Fentry,
+            ConnectHook::Kprobe,
+        ];
+        assert_eq!(
+            attempt(&all, ConnectHook::Auto),
+            (Ok(ConnectHook::Tracepoint), vec![ConnectHook::Tracepoint])
+        );
+    }
+
+    #[test]
+    fn auto_falls_back_to_fentry_then_kprobe() {
+        let (result, tried) = attempt(&[ConnectHook::Kprobe], ConnectHook::Auto);
+        assert_eq!(result, Ok(ConnectHook::Kprobe));
+        assert_eq!(
+            tried,
+            vec![
+                ConnectHook::Tracepoint,
+                ConnectHook::Fentry,
+                ConnectHook::Kprobe
+            ]
+        );
+        let (result, _) = attempt(
+            &[ConnectHook::Fentry, ConnectHook::Kprobe],
+            ConnectHook::Auto,
+        );
+        assert_eq!(result, Ok(ConnectHook::Fentry));
+    }
+
+    #[test]
+    fn auto_with_nothing_names_every_failure() {
+        let (result, _) = attempt(&[], ConnectHook::Auto);
+        let err = result.expect_err("nothing attaches");
+        for reason in ["tracepoint refused", "fentry refused", "kprobe refused"] {
+            assert!(err.contains(reason), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_forced_hook_is_tried_alone() {
+        let all = [
+            ConnectHook::Tracepoint,
+            ConnectHook::Fentry,
+            ConnectHook::Kprobe,
+        ];
+        assert_eq!(
+            attempt(&all, ConnectHook::Kprobe),
+            (Ok(ConnectHook::Kprobe), vec![ConnectHook::Kprobe])
+        );
+        let (result, tried) = attempt(&[ConnectHook::Tracepoint], ConnectHook::Fentry);
+        assert!(
+            result
+                .expect_err("forced fentry fails")
+                .contains("fentry did not attach")
+        );
+        assert_eq!(tried, vec![ConnectHook::Fentry]);
+    }
 }

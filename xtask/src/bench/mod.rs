@@ -70,7 +70,7 @@ pub fn execute(args: Args) -> Result<()> {
     build::execute()?;
     let bin = host::sensor_bin();
 
-    println!("bench: warming up (untimed storms, no sensor)");
+    eprintln!("bench: warming up (untimed storms, no sensor)");
     storm::exec_storm((execs as usize / 10).max(1))?;
     storm::connect_storm((connects as usize / 10).max(1))?;
 
@@ -81,7 +81,7 @@ pub fn execute(args: Args) -> Result<()> {
         for config in order {
             let sample = measure(config, &bin, execs, connects)
                 .with_context(|| format!("round {}: {}", round + 1, config.label()))?;
-            println!(
+            eprintln!(
                 "bench: round {}/{rounds} {:<22} exec {:>8.1} µs/op  connect {:>7.1} µs/op",
                 round + 1,
                 config.label(),
