@@ -22,6 +22,9 @@ use crate::{
     rule::exclusions::normalize_ip,
 };
 
+/// User names remembered.
+pub const USER_CACHE_LEN: usize = 1024;
+
 /// Processes remembered; the oldest is forgotten first.
 pub const PROCESS_CACHE_LEN: usize = 4096;
 
@@ -124,6 +127,10 @@ impl Enricher {
     }
 
     fn user(&mut self, uid: u32) -> Option<String> {
+        if self.users.len() >= USER_CACHE_LEN && !self.users.contains_key(&uid) {
+            // Bounded: forget every name (they are looked up again on demand).
+            self.users.clear();
+        }
         self.users
             .entry(uid)
             .or_insert_with(|| user_name(uid))
@@ -280,5 +287,136 @@ impl Enricher {
             Record::Exec(ev) => self.exec(ev),
             Record::Connect(ev) => self.connect(ev),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::{Engine, Limits, RuleConfig};
+    use sensor_common::{
+        AF_INET6, ARGS_LEN, EXEC_CHILD_OF_STAGE1, FILENAME_LEN, Header, KIND_CONNECT, KIND_EXEC,
+    };
+
+    const UNKNOWN: ExeId = ExeId {
+        dev: 0xdead,
+        _pad: 0,
+        ino: 0xbeef,
+    };
+
+    fn host() -> Host {
+        Host {
+            id: Some("host-1".into()),
+            name: Some("h".into()),
+            boot_id: "b".into(),
+            monotonic_to_epoch_ns: 1_000,
+        }
+    }
+
+    fn task(tgid: u32, start_ns: u64, ppid: u32, parent_start_ns: u64) -> Task {
+        Task {
+            pid: tgid,
+            tgid,
+            ppid,
+            uid: 0,
+            gid: 0,
+            _pad: 0,
+            start_ns,
+            parent_start_ns,
+            exe: UNKNOWN,
+            parent_exe: UNKNOWN,
+            comm: [0; 16],
+        }
+    }
+
+    fn exec(t: Task, flags: u32, at: u64, argv: &[u8]) -> Record {
+        let mut args = [0u8; ARGS_LEN];
+        args[..argv.len()].copy_from_slice(argv);
+        Record::Exec(Box::new(ExecEvent {
+            header: Header {
+                kind: KIND_EXEC,
+                flags,
+                ktime_ns: at,
+            },
+            task: t,
+            parent_index: if flags == EXEC_STAGE1 { 0 } else { u32::MAX },
+            filename_len: 0,
+            args_total: argv.len() as u32,
+            args_len: argv.len() as u32,
+            filename: [0; FILENAME_LEN],
+            args,
+        }))
+    }
+
+    fn connect(t: Task, at: u64, daddr: [u8; 16]) -> Record {
+        Record::Connect(ConnectEvent {
+            header: Header {
+                kind: KIND_CONNECT,
+                flags: 0,
+                ktime_ns: at,
+            },
+            task: t,
+            family: AF_INET6,
+            dport: 443,
+            _pad: 0,
+            daddr,
+        })
+    }
+
+    #[test]
+    fn a_stage1_exec_and_its_childs_connect_join_and_alert() {
+        let mut enricher = Enricher::new(host(), vec!["/usr/sbin/sshd".into()]);
+        let mut engine = Engine::new(RuleConfig::default(), Limits::default());
+        // Fake pids whose /proc entries (if any) are other images: nothing can be verified.
+        let shell = task(4_000_001, 7, 4_000_000, 3);
+        let child = task(4_000_002, 9, 4_000_001, 7);
+        let stage1 = enricher.enrich(&exec(shell, EXEC_STAGE1, 100, b"sh\0-c\0x; true\0"));
+        assert_eq!(stage1.parent.executable.as_deref(), Some("/usr/sbin/sshd"));
+        assert_eq!(
+            stage1.process.args.as_deref(),
+            Some(&["sh".to_owned(), "-c".into(), "x; true".into()][..])
+        );
+        assert_eq!(
+            stage1.process.executable, None,
+            "an unverifiable executable is left empty"
+        );
+        assert!(engine.process(stage1).is_none());
+        let child_exec = enricher.enrich(&exec(child, EXEC_CHILD_OF_STAGE1, 200, b"curl\0"));
+        assert!(engine.process(child_exec).is_none());
+        let mapped = Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x0808, 0x0808).octets();
+        let attempt = enricher.enrich(&connect(child, 300, mapped));
+        assert_eq!(
+            attempt.destination.ip,
+            Some(IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8)))
+        );
+        assert_eq!(
+            attempt.parent.args.as_ref().map(Vec::len),
+            Some(3),
+            "parent taken from the cache"
+        );
+        assert_eq!(attempt.timestamp, 1_300);
+        let alert = engine
+            .process(attempt)
+            .expect("the child's connect joins its parent's exec");
+        assert_eq!(
+            alert.stage1.process.entity_id,
+            alert.stage2.parent.entity_id
+        );
+        assert_eq!(
+            alert.stage2.process.args.as_deref(),
+            Some(&["curl".to_owned()][..])
+        );
+    }
+
+    #[test]
+    fn pid_reuse_gives_a_different_entity_id() {
+        let mut enricher = Enricher::new(host(), vec!["/usr/sbin/sshd".into()]);
+        let mut engine = Engine::new(RuleConfig::default(), Limits::default());
+        let shell = task(4_000_001, 7, 4_000_000, 3);
+        engine.process(enricher.enrich(&exec(shell, EXEC_STAGE1, 100, b"sh\0")));
+        // Same parent pid, but a parent that started at another time: another process.
+        let stranger = task(4_000_002, 9, 4_000_001, 8);
+        let attempt = enricher.enrich(&connect(stranger, 300, [1; 16]));
+        assert!(engine.process(attempt).is_none());
     }
 }
