@@ -5,6 +5,9 @@
 //! difftest/.venv/bin/pip install eql==1.0.1`). `DIFFTEST_SEED` and `DIFFTEST_STREAMS` choose
 //! the run (`cargo xtask difftest --seed N --streams N`); `DIFFTEST_PYTHON` the interpreter.
 //! A disagreement is shrunk to a minimal stream, printed in both engines' input forms.
+//! Streams are generated and checked in batches of [`BATCH`], one worker thread per core, each
+//! batch with its own generator seeded from the run's seed and the batch number (so a seed
+//! always gives the same streams) and its own Python process running while we replay it.
 
 #[path = "../../difftest/generator.rs"]
 #[expect(dead_code, reason = "shared with other users of the generator")]
@@ -13,6 +16,7 @@ mod generator;
 use std::io::{self, Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use generator::{GenEvent, Rng};
 use serde_json::Value;
@@ -71,15 +75,17 @@ fn make_case(rng: &mut Rng, id: u64, events: Vec<GenEvent>) -> Case {
         }
     }
     let mut keyed: Vec<(i64, usize, usize, GenEvent)> = Vec::new();
-    for (f, file) in files.iter().enumerate() {
-        for (line, (e, _)) in file.iter().enumerate() {
-            keyed.push((e.ms, f, line, e.clone()));
+    let mut lines: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for (f, file) in files.into_iter().enumerate() {
+        for (line, (e, text)) in file.into_iter().enumerate() {
+            lines[f].push(text);
+            keyed.push((e.ms, f, line, e));
         }
     }
     keyed.sort_by_key(|(ms, f, line, _)| (*ms, *f, *line));
     Case {
         id,
-        files: files.map(|f| f.into_iter().map(|(_, l)| l).collect()),
+        files: lines,
         merged: keyed.into_iter().map(|(_, _, _, e)| e).collect(),
     }
 }
@@ -136,16 +142,16 @@ fn ours(case: &Case) -> Vec<(String, String)> {
 
 /// The Python engine's matches for each case, in one interpreter run.
 fn oracle(cases: &[&Case], dir: &Path) -> Vec<Vec<(String, String)>> {
-    let child = start_oracle(cases, dir);
+    let first = cases.first().map_or(0, |c| c.id);
+    let child = start_oracle(cases, &dir.join(format!("shrink-input-{first}.ndjson")));
     finish_oracle(cases, child)
 }
 
-/// Writes the oracle's input and starts Python on it (it runs while we replay).
-fn start_oracle(cases: &[&Case], dir: &Path) -> std::process::Child {
+/// Writes the oracle's input to `input` and starts Python on it (it runs while we replay).
+fn start_oracle(cases: &[&Case], input: &Path) -> std::process::Child {
     let py = python();
-    let input = dir.join("oracle-input.ndjson");
     {
-        let mut w = io::BufWriter::new(std::fs::File::create(&input).expect("create oracle input"));
+        let mut w = io::BufWriter::new(std::fs::File::create(input).expect("create oracle input"));
         for case in cases {
             for e in &case.merged {
                 writeln!(w, "{}", generator::python_record(case.id, e))
@@ -159,7 +165,7 @@ fn start_oracle(cases: &[&Case], dir: &Path) -> std::process::Child {
     Command::new(&py)
         .arg(repo_root().join("difftest/oracle.py"))
         .arg(&seed_file)
-        .stdin(std::fs::File::open(&input).expect("open oracle input"))
+        .stdin(std::fs::File::open(input).expect("open oracle input"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -235,6 +241,36 @@ fn report_disagreement(seed: u64, case: &Case, dir: &Path) -> ! {
     );
 }
 
+/// Generates batch `batch` (streams `batch * BATCH ..`, at most `streams` in all), checks it
+/// against Python, and returns its (events, matches); a disagreement panics with the minimal
+/// stream.
+fn check_batch(seed: u64, batch: u64, streams: u64, dir: &Path) -> (usize, usize) {
+    let mut rng = Rng::new(seed.wrapping_add(batch.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+    let first = batch * BATCH;
+    let cases: Vec<Case> = (first..(first + BATCH).min(streams))
+        .map(|id| {
+            let n = 61 + rng.below(81) as usize;
+            let events = generator::stream(&mut rng, id, n);
+            make_case(&mut rng, id, events)
+        })
+        .collect();
+    let total = cases.iter().map(|c| c.merged.len()).sum::<usize>();
+    let refs: Vec<&Case> = cases.iter().collect();
+    let input = dir.join(format!("oracle-input-{batch}.ndjson"));
+    let child = start_oracle(&refs, &input);
+    let got_all: Vec<_> = cases.iter().map(ours).collect();
+    let expected = finish_oracle(&refs, child);
+    let _ = std::fs::remove_file(&input);
+    let mut matches = 0;
+    for ((case, want), got) in cases.iter().zip(&expected).zip(got_all) {
+        matches += want.len();
+        if &got != want {
+            report_disagreement(seed, case, dir);
+        }
+    }
+    (total, matches)
+}
+
 #[test]
 fn replay_agrees_with_the_reference_eql_engine() {
     let seed = env_u64("DIFFTEST_SEED", DEFAULT_SEED);
@@ -242,36 +278,40 @@ fn replay_agrees_with_the_reference_eql_engine() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("difftest-{seed}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create difftest dir");
-    let mut rng = Rng::new(seed);
-    let (mut total, mut matches) = (0usize, 0usize);
-    // Batches bound memory (a batch's cases, not the whole run's) and let Python work on one
-    // batch while we replay it.
-    let mut next_id = 0;
-    while next_id < streams {
-        let batch_end = (next_id + BATCH).min(streams);
-        let cases: Vec<Case> = (next_id..batch_end)
-            .map(|id| {
-                let n = 61 + rng.below(81) as usize;
-                let events = generator::stream(&mut rng, id, n);
-                make_case(&mut rng, id, events)
+    // Batches bound memory (a batch's cases, not the whole run's); workers take the next batch
+    // until none is left.
+    let batches = streams.div_ceil(BATCH);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(usize::try_from(batches).unwrap_or(1))
+        .max(1);
+    let next = AtomicU64::new(0);
+    let (total, matches) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut total, mut matches) = (0, 0);
+                    loop {
+                        let batch = next.fetch_add(1, Ordering::Relaxed);
+                        if batch >= batches {
+                            return (total, matches);
+                        }
+                        let (t, m) = check_batch(seed, batch, streams, &dir);
+                        total += t;
+                        matches += m;
+                    }
+                })
             })
             .collect();
-        next_id = batch_end;
-        total += cases.iter().map(|c| c.merged.len()).sum::<usize>();
-        let refs: Vec<&Case> = cases.iter().collect();
-        let child = start_oracle(&refs, &dir);
-        let got_all: Vec<_> = cases.iter().map(ours).collect();
-        let expected = finish_oracle(&refs, child);
-        for ((case, want), got) in cases.iter().zip(&expected).zip(got_all) {
-            matches += want.len();
-            if &got != want {
-                report_disagreement(seed, case, &dir);
-            }
-        }
-    }
+        handles.into_iter().fold((0usize, 0usize), |(t, m), h| {
+            let (bt, bm) = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (t + bt, m + bm)
+        })
+    });
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
-        "difftest: seed {seed}: {streams} streams, {total} events, {matches} matches, 0 disagreements"
+        "difftest: seed {seed}: {streams} streams, {total} events, {matches} matches, 0 \
+         disagreements ({workers} workers)"
     );
     if streams >= DEFAULT_STREAMS {
         assert!(total >= 1_000_000, "only {total} events");

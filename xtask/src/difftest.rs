@@ -34,9 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .env("SSHD_SENSOR_SKIP_EBPF", "1")
     .env("DIFFTEST_SEED", args.seed.to_string())
     .env("DIFFTEST_STREAMS", args.streams.to_string());
-    let status = cmd
-        .status()
-        .with_context(|| format!("running {cmd:?}"))?;
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
     if !status.success() {
         bail!("difftest failed ({status}): {cmd:?}");
     }

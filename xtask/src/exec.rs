@@ -1,6 +1,7 @@
 //! Running other programs. [`exec`] is the one way a task runs a step: it prints the command
-//! line (on stderr, so stdout stays the task's own output), runs it with inherited stdio, and fails with the whole command line (environment
-//! overrides and working directory included) when it cannot start or exits non-zero.
+//! line (on stderr, so stdout stays the task's own output), runs it with inherited stdio, and
+//! fails with the whole command line (environment overrides and working directory included)
+//! when it cannot start or exits non-zero.
 //! [`capture`] and [`probe`] read a command's stdout for the checks that decide what to do.
 
 use std::{ffi::OsStr, process::Command};

@@ -5,8 +5,10 @@
 mod bench;
 mod build;
 mod deb;
+mod difftest;
 mod exec;
 mod host;
+mod replay_bench;
 mod run;
 mod setup;
 mod test;
@@ -18,7 +20,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(
     name = "cargo xtask",
-    about = "sshd-sensor developer tasks (setup, build, run, test, bench, deb)"
+    bin_name = "cargo xtask",
+    about = "sshd-sensor developer tasks"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,6 +42,10 @@ enum Command {
     Bench(bench::Args),
     /// Build the Debian package with packaging/build-deb.sh.
     Deb(deb::Args),
+    /// A long differential run of replay against Python EQL (needs `cargo xtask setup`'s venv).
+    Difftest(difftest::Args),
+    /// Time `sshd-sensor replay` against validate-only and Python EQL.
+    ReplayBench(replay_bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +57,8 @@ fn main() -> ExitCode {
         Command::Test(args) => test::execute(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench::execute(args).map(|()| ExitCode::SUCCESS),
         Command::Deb(args) => deb::execute(args),
+        Command::Difftest(args) => difftest::run(args).map(|()| ExitCode::SUCCESS),
+        Command::ReplayBench(args) => replay_bench::run(args).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
         eprintln!("xtask: error: {e:#}");

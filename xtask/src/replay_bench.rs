@@ -90,7 +90,14 @@ impl Pass {
 
 pub fn run(args: Args) -> Result<()> {
     let root = host::root();
-    exec(host::cargo().args(["build", "--release", "-p", "sensor-user", "--bin", "sshd-sensor"]))?;
+    exec(host::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "sensor-user",
+        "--bin",
+        "sshd-sensor",
+    ]))?;
     let bin = host::sensor_bin();
     let dir = root.join(&args.dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -101,13 +108,20 @@ pub fn run(args: Args) -> Result<()> {
         events: lines,
         bytes,
         usage: timed(
-            Command::new(&bin).arg("replay").arg(&file).args(["--format", "json"]),
+            Command::new(&bin)
+                .arg("replay")
+                .arg(&file)
+                .args(["--format", "json"]),
         )?,
     };
     let validate = Pass {
         events: lines,
         bytes,
-        usage: timed(Command::new(&bin).args(["replay", "--validate-only"]).arg(&file))?,
+        usage: timed(
+            Command::new(&bin)
+                .args(["replay", "--validate-only"])
+                .arg(&file),
+        )?,
     };
     let python = python_pass(root, &file, args.python_events.min(lines))?;
     let double = if args.no_double {
@@ -115,7 +129,10 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         let file2 = generate(&dir, args.events.saturating_mul(2))?;
         let usage = timed(
-            Command::new(&bin).arg("replay").arg(&file2).args(["--format", "json"]),
+            Command::new(&bin)
+                .arg("replay")
+                .arg(&file2)
+                .args(["--format", "json"]),
         )?;
         Some((count(&file2)?, usage))
     };

@@ -2,8 +2,9 @@
 //! does nothing on one that already is. It checks each requirement, prints what it installs and
 //! skips what is present: the nightly toolchain with `rust-src` (aya-build compiles the eBPF
 //! crate with it), rustfmt and clippy, the Debian packages (LLVM at the major version nightly
-//! rustc reports, for bpf-linker; OpenSSH and iproute2 for the integration tests), and
-//! bpf-linker built against that same LLVM. Installing needs root; checking does not.
+//! rustc reports, for bpf-linker; OpenSSH and iproute2 for the integration tests),
+//! bpf-linker built against that same LLVM, and the differential test's Python venv
+//! ([`venv`]). Installing system packages needs root; checking does not.
 //! Installing openssh-server may start the system's sshd: the tests start their own and do not
 //! need or touch it.
 
@@ -19,6 +20,8 @@ use crate::{
     exec::{capture, exec, probe},
     host,
 };
+
+mod venv;
 
 /// Debian packages needed whatever the LLVM version, with what needs each.
 const PACKAGES: &[&str] = &[
@@ -38,6 +41,9 @@ pub fn execute() -> Result<()> {
     let llvm = nightly_llvm_major()?;
     apt_packages(llvm, &mut present)?;
     bpf_linker(llvm, &mut present)?;
+    if venv::wanted() {
+        venv::ensure(&mut present)?;
+    }
     eprintln!("setup: present: {}", present.join(", "));
     eprintln!("setup: done (nightly rustc uses LLVM {llvm})");
     Ok(())
@@ -141,6 +147,9 @@ fn apt_packages(llvm: u32, present: &mut Vec<String>) -> Result<()> {
     wanted.push(format!("libpolly-{llvm}-dev"));
     if probe(Command::new("cc").arg("--version")).is_none() {
         wanted.push("build-essential".into());
+    }
+    if venv::wanted() {
+        wanted.push(venv::APT_PACKAGE.into());
     }
     let installed = installed_packages(&wanted);
     let missing: Vec<&String> = wanted.iter().filter(|p| !installed.contains(p)).collect();

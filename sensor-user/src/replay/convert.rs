@@ -1,10 +1,10 @@
 //! From the [`Fields`] of one document to the engine's [`Event`], in two steps so that only the
 //! events the rule can act on pay for allocation: [`check`] validates every line (parses
 //! `@timestamp`, `process.start` and the IP addresses, normalising IPv4-mapped destinations the
-//! way the rule matches them) and keeps borrowing the line; [`Checked::event`] builds the owned
-//! event. Promises: an unparsable value is an error naming the field, never a silent `None`; the
-//! only required fields are `@timestamp` (the merge needs it) and `event.category` (without it
-//! a document is no Defend event); every other absent field is ECS null and left to the rule.
+//! way the rule matches them) without moving the fields; [`event`] builds the owned event.
+//! Promises: an unparsable value is an error naming the field, never a silent `None`; the only
+//! required fields are `@timestamp` (the merge needs it) and `event.category` (without it a
+//! document is no Defend event); every other absent field is ECS null and left to the rule.
 
 use std::net::IpAddr;
 
@@ -35,12 +35,10 @@ impl FieldError {
     }
 }
 
-/// A valid document, still borrowing its line, with its values parsed.
-#[derive(Debug)]
-pub struct Checked<'a> {
+/// The values of a valid document that needed parsing.
+#[derive(Clone, Copy, Debug)]
+pub struct Parsed {
     pub timestamp: TimestampNs,
-    pub fields: Fields<'a>,
-    pub category: StrList<'a>,
     /// Normalised: `::ffff:a.b.c.d` is `a.b.c.d`.
     pub destination_ip: Option<IpAddr>,
     source_ip: Option<IpAddr>,
@@ -49,55 +47,49 @@ pub struct Checked<'a> {
 }
 
 /// Validates one document: every value the event needs parses, the required fields are there.
-pub fn check(mut f: Fields<'_>) -> Result<Checked<'_>, FieldError> {
+pub fn check(f: &Fields<'_>) -> Result<Parsed, FieldError> {
     let timestamp =
         time(f.timestamp.as_deref(), "@timestamp")?.ok_or(FieldError::Missing("@timestamp"))?;
-    let category = f
-        .category
-        .take()
-        .ok_or(FieldError::Missing("event.category"))?;
-    Ok(Checked {
+    if f.category.is_none() {
+        return Err(FieldError::Missing("event.category"));
+    }
+    Ok(Parsed {
         timestamp,
         destination_ip: ip(f.destination_ip.as_deref(), "destination.ip")?.map(normalize_ip),
         source_ip: ip(f.source_ip.as_deref(), "source.ip")?,
         process_start: time(f.process.start.as_deref(), "process.start")?,
         parent_start: time(f.parent.start.as_deref(), "process.parent.start")?,
-        category,
-        fields: f,
     })
 }
 
-impl Checked<'_> {
-    /// The whole event.
-    pub fn event(self) -> Event {
-        let f = self.fields;
-        let mut process = process_of(f.process, self.process_start);
-        process.user_id = process.user_id.or(f.user_id);
-        process.group_id = process.group_id.or(f.group_id);
-        if process.user_name.is_none() {
-            process.user_name = owned(f.user_name);
-        }
-        Event {
-            timestamp: self.timestamp,
-            host_id: owned(f.host_id),
-            host_name: owned(f.host_name),
-            host_os_type: owned(f.host_os_type),
-            category: self.category.into_strings(),
-            event_type: f.event_type.map(StrList::into_strings).unwrap_or_default(),
-            action: owned(f.action),
-            process,
-            parent: process_of(f.parent, self.parent_start),
-            destination: Destination {
-                ip: self.destination_ip,
-                port: f.destination_port,
-            },
-            source: Destination {
-                ip: self.source_ip,
-                port: f.source_port,
-            },
-            transport: owned(f.transport),
-            ..Event::default()
-        }
+/// The whole event of a document [`check`] accepted.
+pub fn event(f: Fields<'_>, p: Parsed) -> Event {
+    let mut process = process_of(f.process, p.process_start);
+    process.user_id = process.user_id.or(f.user_id);
+    process.group_id = process.group_id.or(f.group_id);
+    if process.user_name.is_none() {
+        process.user_name = owned(f.user_name);
+    }
+    Event {
+        timestamp: p.timestamp,
+        host_id: owned(f.host_id),
+        host_name: owned(f.host_name),
+        host_os_type: owned(f.host_os_type),
+        category: f.category.map(StrList::into_strings).unwrap_or_default(),
+        event_type: f.event_type.map(StrList::into_strings).unwrap_or_default(),
+        action: owned(f.action),
+        process,
+        parent: process_of(f.parent, p.parent_start),
+        destination: Destination {
+            ip: p.destination_ip,
+            port: f.destination_port,
+        },
+        source: Destination {
+            ip: p.source_ip,
+            port: f.source_port,
+        },
+        transport: owned(f.transport),
+        ..Event::default()
     }
 }
 

@@ -1,135 +1,244 @@
 //! Lines of one NDJSON input with a size limit: a line longer than the limit is skipped to its
 //! end without being held in memory (so one giant line cannot exhaust memory) and reported as
-//! too long. A trailing `\r` is dropped; a last line without a newline is still a line. The
-//! newline search is std's `read_until`/`memchr` (word at a time), not a byte loop.
+//! too long. A trailing `\r` is dropped; a last line without a newline is still a line. Lines
+//! are handed out as slices of the reader's own buffer (no copy per line; only a line cut by
+//! the end of a read is moved), found eight bytes at a time.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, Read};
 
-/// One line read into the caller's buffer, or why not.
+/// One line, or why not.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line {
-    /// The buffer holds the line (without its newline).
-    Ok,
-    /// The line had this many bytes, over the limit; the buffer holds its first `limit` bytes.
+pub enum Line<'a> {
+    /// The line, without its newline (and `\r`).
+    Ok(&'a [u8]),
+    /// The line had this many bytes, over the limit.
     TooLong(u64),
 }
 
-/// Bytes skipped per read while discarding the rest of a too-long line.
-const SKIP_CHUNK: u64 = 1 << 16;
+/// Bytes asked of the input per read (and the buffer's initial size).
+const CHUNK: usize = 256 * 1024;
 
 /// Reads lines of at most `limit` bytes.
 pub struct LineReader<R> {
     inner: R,
     limit: usize,
-    /// Scratch for the rest of a too-long line (at most [`SKIP_CHUNK`] bytes).
-    skip: Vec<u8>,
+    buf: Vec<u8>,
+    /// `buf[start..end]` is read and not yet handed out.
+    start: usize,
+    end: usize,
+    eof: bool,
 }
 
-impl<R: BufRead> LineReader<R> {
+impl<R: Read> LineReader<R> {
     pub fn new(inner: R, limit: usize) -> Self {
         Self {
             inner,
             limit,
-            skip: Vec::new(),
+            buf: vec![0; CHUNK],
+            start: 0,
+            end: 0,
+            eof: false,
         }
     }
 
-    /// The next line into `buf` (cleared first); `None` at end of input.
-    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
-        buf.clear();
-        // One byte more than the limit tells a line of exactly `limit` bytes from a longer one.
-        let cap = (self.limit as u64).saturating_add(1);
-        let n = (&mut self.inner).take(cap).read_until(b'\n', buf)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-        } else if buf.len() > self.limit {
-            let total = buf.len() as u64 + self.skip_rest()?;
-            buf.truncate(self.limit);
-            return Ok(Some(Line::TooLong(total)));
-        }
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
-        Ok(Some(Line::Ok))
-    }
-
-    /// Discards the rest of the current line; returns its length without the newline.
-    fn skip_rest(&mut self) -> io::Result<u64> {
-        let mut skipped = 0;
+    /// The next line; `None` at end of input.
+    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        // `buf[start..scanned]` has no newline.
+        let mut scanned = self.start;
         loop {
-            self.skip.clear();
-            let n = (&mut self.inner)
-                .take(SKIP_CHUNK)
-                .read_until(b'\n', &mut self.skip)?;
-            if self.skip.last() == Some(&b'\n') {
-                return Ok(skipped + n as u64 - 1);
+            if let Some(at) = find_newline(&self.buf[scanned..self.end]) {
+                let (line_start, nl) = (self.start, scanned + at);
+                self.start = nl + 1;
+                return Ok(Some(self.line(line_start, nl)));
             }
-            skipped += n as u64;
-            if n == 0 {
-                return Ok(skipped);
+            scanned = self.end;
+            if self.eof {
+                if self.start == self.end {
+                    return Ok(None);
+                }
+                let (line_start, end) = (self.start, self.end);
+                self.start = end;
+                return Ok(Some(self.line(line_start, end)));
+            }
+            if self.end - self.start > self.limit {
+                return self.discard_rest().map(|n| Some(Line::TooLong(n)));
+            }
+            if self.end == self.buf.len() {
+                if self.start > 0 {
+                    self.buf.copy_within(self.start..self.end, 0);
+                    scanned -= self.start;
+                    self.end -= self.start;
+                    self.start = 0;
+                } else {
+                    self.buf.resize(self.buf.len() * 2, 0);
+                }
+            }
+            self.fill()?;
+        }
+    }
+
+    /// `buf[from..to]` as a line (`to` is its newline or the end of input).
+    fn line(&self, from: usize, to: usize) -> Line<'_> {
+        if to - from > self.limit {
+            return Line::TooLong((to - from) as u64);
+        }
+        let line = &self.buf[from..to];
+        Line::Ok(line.strip_suffix(b"\r").unwrap_or(line))
+    }
+
+    /// Reads more after `end`; sets `eof` when there is no more.
+    fn fill(&mut self) -> io::Result<()> {
+        loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
     }
+
+    /// Drops the current (too long) line through its newline, holding at most one buffer of it;
+    /// returns its length without the newline.
+    fn discard_rest(&mut self) -> io::Result<u64> {
+        let mut total = (self.end - self.start) as u64;
+        loop {
+            self.start = 0;
+            self.end = 0;
+            self.fill()?;
+            if self.eof {
+                return Ok(total);
+            }
+            if let Some(nl) = find_newline(&self.buf[..self.end]) {
+                self.start = nl + 1;
+                return Ok(total + nl as u64);
+            }
+            total += self.end as u64;
+        }
+    }
+}
+
+/// The first `\n` in `hay`, eight bytes at a time.
+fn find_newline(hay: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::MAX / 255;
+    let mut i = 0;
+    while let Some(Ok(word)) = hay.get(i..i + 8).map(<[u8; 8]>::try_from) {
+        let x = u64::from_le_bytes(word) ^ (ONES * u64::from(b'\n'));
+        let hit = x.wrapping_sub(ONES) & !x & (ONES << 7);
+        if hit != 0 {
+            return Some(i + hit.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    hay[i..].iter().position(|&c| c == b'\n').map(|k| i + k)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn lines(input: &str, limit: usize) -> Vec<(Line, String)> {
-        let mut r = LineReader::new(io::BufReader::with_capacity(4, input.as_bytes()), limit);
-        let mut buf = Vec::new();
+    /// A reader that returns at most `step` bytes per read.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Got {
+        Ok(String),
+        TooLong(u64),
+    }
+
+    fn lines(input: &str, limit: usize, step: usize) -> Vec<Got> {
+        let trickle = Trickle {
+            data: input.as_bytes(),
+            step,
+        };
+        let mut r = LineReader::new(trickle, limit);
         let mut out = Vec::new();
-        while let Some(l) = r.next_line(&mut buf).expect("read") {
-            out.push((l, String::from_utf8_lossy(&buf).into_owned()));
+        while let Some(l) = r.next_line().expect("read") {
+            out.push(match l {
+                Line::Ok(b) => Got::Ok(String::from_utf8_lossy(b).into_owned()),
+                Line::TooLong(n) => Got::TooLong(n),
+            });
         }
         out
     }
 
     #[test]
-    fn splits_lines_across_small_buffers() {
-        let got = lines("abcdefgh\r\n\nxyz", 100);
-        assert_eq!(
-            got,
-            vec![
-                (Line::Ok, "abcdefgh".into()),
-                (Line::Ok, String::new()),
-                (Line::Ok, "xyz".into())
-            ]
-        );
+    fn splits_lines_across_small_reads() {
+        for step in [1, 3, 1000] {
+            let got = lines("abcdefgh\r\n\nxyz", 100, step);
+            assert_eq!(
+                got,
+                vec![
+                    Got::Ok("abcdefgh".into()),
+                    Got::Ok(String::new()),
+                    Got::Ok("xyz".into())
+                ],
+                "{step}"
+            );
+        }
     }
 
     #[test]
     fn long_lines_are_reported_and_skipped_whole() {
-        let got = lines("0123456789\nok\n", 5);
-        assert_eq!(got[0].0, Line::TooLong(10));
-        assert_eq!(got[1], (Line::Ok, "ok".into()));
-        assert_eq!(got.len(), 2);
+        let got = lines("0123456789\nok\n", 5, 4);
+        assert_eq!(got, vec![Got::TooLong(10), Got::Ok("ok".into())]);
     }
 
     #[test]
-    fn limit_is_inclusive_and_skips_span_many_reads() {
-        let long = "x".repeat(200_000);
+    fn limit_is_inclusive_and_long_lines_span_many_reads() {
+        let long = "x".repeat(3 * CHUNK + 7);
         let input = format!("1234\r\n123456\n{long}\nend\n{long}");
-        let got = lines(&input, 5);
-        assert_eq!(
-            got[0],
-            (Line::Ok, "1234".into()),
-            "the \\r counts toward the limit"
-        );
-        assert_eq!(got[1], (Line::TooLong(6), "12345".into()));
-        assert_eq!(got[2].0, Line::TooLong(200_000));
-        assert_eq!(got[3], (Line::Ok, "end".into()));
-        assert_eq!(
-            got[4].0,
-            Line::TooLong(200_000),
-            "a last line without a newline"
-        );
-        assert_eq!(got.len(), 5);
-        let got = lines("12345", 5);
-        assert_eq!(got, vec![(Line::Ok, "12345".into())]);
+        for (limit, step) in [(5, CHUNK), (5, 100_000), (5, 7)] {
+            let got = lines(&input, limit, step);
+            assert_eq!(
+                got[0],
+                Got::Ok("1234".into()),
+                "the \\r counts toward the limit"
+            );
+            assert_eq!(got[1], Got::TooLong(6));
+            assert_eq!(got[2], Got::TooLong(long.len() as u64));
+            assert_eq!(got[3], Got::Ok("end".into()));
+            assert_eq!(
+                got[4],
+                Got::TooLong(long.len() as u64),
+                "a last line without a newline"
+            );
+            assert_eq!(got.len(), 5);
+        }
+        assert_eq!(lines("12345", 5, 2), vec![Got::Ok("12345".into())]);
+        // Lines longer than the buffer but within the limit grow the buffer.
+        let got = lines(&format!("{long}\nz"), long.len(), 65_536);
+        assert_eq!(got, vec![Got::Ok(long.clone()), Got::Ok("z".into())]);
+    }
+
+    #[test]
+    fn newline_search() {
+        for n in 0..40 {
+            let mut hay = vec![b'a'; n];
+            assert_eq!(find_newline(&hay), None);
+            for at in 0..n {
+                hay[at] = b'\n';
+                assert_eq!(find_newline(&hay), Some(at), "{n} {at}");
+                hay[at] = 0x8a;
+            }
+        }
     }
 }

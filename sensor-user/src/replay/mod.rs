@@ -1,16 +1,20 @@
 //! Replay: hunts over stored Elastic Defend events (NDJSON, as Elasticsearch exports
 //! `logs-endpoint.events.process-*` and `logs-endpoint.events.network-*`) with the same engine
 //! and the same alert documents as live mode. Several inputs are merged into `@timestamp` order
-//! ([`merge`]) within a stated disorder tolerance; each line is read into a handful of borrowed
-//! fields ([`fields`]) rather than a JSON tree; bad lines are counted, the first few reported,
-//! and skipped ([`diagnostics`]). Memory is the engine's pending state plus one disorder window
-//! of relevant events, never the input size.
+//! ([`merge`]) within a stated disorder tolerance; each line is parsed and validated in full
+//! into a handful of borrowed fields ([`fields`], [`convert`]) rather than a JSON tree, and only
+//! the events one of the rule's stages accepts ([`relevance`]) become owned events; bad lines
+//! are counted, the first few reported, and skipped ([`diagnostics`]). An alert's two documents
+//! are parsed from their raw lines only when it is printed ([`originals`]). Memory is the
+//! engine's pending state (with one raw line per held stage 1) plus one disorder window of
+//! relevant events, never the input size.
 
 pub mod convert;
 pub mod diagnostics;
 pub mod fields;
 pub mod input;
 pub mod merge;
+pub mod originals;
 pub mod relevance;
 pub mod source;
 pub mod time;
@@ -18,7 +22,7 @@ pub mod time;
 use std::io::{self, BufRead};
 use std::sync::Arc;
 
-use crate::event::Alert;
+use crate::event::{Alert, Event};
 use crate::ratelimit::{RateCap, Verdict};
 use crate::rule::definition::{ALERT_WINDOW_NS, MAX_ALERTS_PER_WINDOW};
 use crate::rule::{Engine, EngineStats, Limits, RuleConfig};
@@ -106,18 +110,37 @@ pub fn replay(
     let mut merge = Merge::new(sources, opts.max_disorder_ns, opts.max_buffered);
     let relevance = relevance::Relevance::new(&opts.rule);
     let mut engine = Engine::new(opts.rule.clone(), opts.limits);
+    let mut originals = originals::Originals::new(opts.limits.max_pending);
+    let mut now = None;
     let mut cap = RateCap::new(u64::from(MAX_ALERTS_PER_WINDOW), ALERT_WINDOW_NS);
     let mut summary = Summary::default();
     while let Some(item) = merge.next(&relevance, diag)? {
-        let raw = item.raw;
+        let ts = item.timestamp;
+        if now.is_none_or(|n| ts > n) {
+            now = Some(ts);
+            originals.expire(ts);
+        }
+        // A stage 1's line waits in `originals` for an alert that may need it; a stage 2's is
+        // needed only if it completes a sequence now.
+        let stage2_raw = match item.stage {
+            relevance::Stage::One => {
+                originals.insert(&item.event, item.raw);
+                None
+            }
+            relevance::Stage::Two => Some(item.raw),
+        };
         let Some(alert) = engine.process(*item.event) else {
             continue;
         };
+        let stage1_raw = originals.take(&alert.stage1);
         if opts.rate_cap && cap.admit(alert.stage2.timestamp) == Verdict::Suppress {
             summary.alerts_suppressed += 1;
             continue;
         }
-        let alert = with_original_stage2(alert, raw.as_deref());
+        let alert = Alert {
+            stage1: with_original(alert.stage1, stage1_raw.as_deref()),
+            stage2: with_original(alert.stage2, stage2_raw.as_deref()),
+        };
         emit(&alert).map_err(ReplayError::Write)?;
         summary.alerts_printed += 1;
     }
@@ -138,28 +161,28 @@ pub fn replay(
 /// (`serde_json` into [`serde::de::IgnoredAny`]): the benchmark's validate-only baseline.
 pub fn validate_only(inputs: Vec<Input>, max_line_bytes: usize) -> Result<Summary, ReplayError> {
     let mut summary = Summary::default();
-    let mut buf = Vec::with_capacity(4096);
     for input in inputs {
         let mut lines = input::LineReader::new(input.reader, max_line_bytes);
         loop {
-            let line = lines
-                .next_line(&mut buf)
-                .map_err(|source| ReplayError::Read {
-                    name: input.name.clone(),
-                    source,
-                })?;
+            let line = lines.next_line().map_err(|source| ReplayError::Read {
+                name: input.name.clone(),
+                source,
+            })?;
             let Some(line) = line else { break };
             summary.lines += 1;
-            if let input::Line::TooLong(len) = line {
-                summary.bytes += len;
-                summary.bad_lines += 1;
+            let text = match line {
+                input::Line::Ok(text) => text,
+                input::Line::TooLong(len) => {
+                    summary.bytes += len;
+                    summary.bad_lines += 1;
+                    continue;
+                }
+            };
+            summary.bytes += text.len() as u64;
+            if source::is_blank(text) {
                 continue;
             }
-            summary.bytes += buf.len() as u64;
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match serde_json::from_slice::<serde::de::IgnoredAny>(&buf) {
+            match serde_json::from_slice::<serde::de::IgnoredAny>(text) {
                 Ok(_) => summary.events += 1,
                 Err(_) => summary.bad_lines += 1,
             }
@@ -168,15 +191,14 @@ pub fn validate_only(inputs: Vec<Input>, max_line_bytes: usize) -> Result<Summar
     Ok(summary)
 }
 
-/// Attaches stage 2's original document, parsed only now that it is part of an alert.
-fn with_original_stage2(alert: Alert, raw: Option<&[u8]>) -> Alert {
+/// Attaches an alert event's original document, parsed only now that it is part of an alert.
+fn with_original(event: Arc<Event>, raw: Option<&[u8]>) -> Arc<Event> {
+    // Valid JSON (checked when it was read); should parsing fail all the same, the event is
+    // rendered from its fields.
     let Some(original) = raw.and_then(|r| serde_json::from_slice(r).ok()) else {
-        return alert;
+        return event;
     };
-    let mut stage2 = Arc::unwrap_or_clone(alert.stage2);
-    stage2.original = Some(Arc::new(original));
-    Alert {
-        stage2: Arc::new(stage2),
-        ..alert
-    }
+    let mut event = Arc::unwrap_or_clone(event);
+    event.original = Some(Arc::new(original));
+    Arc::new(event)
 }

@@ -9,7 +9,8 @@
 //! [`Engine::is_stage1`]: crate::rule::Engine::is_stage1
 //! [`Engine::is_stage2`]: crate::rule::Engine::is_stage2
 
-use super::convert::Checked;
+use super::convert::Parsed;
+use super::fields::Fields;
 use crate::rule::RuleConfig;
 use crate::rule::exclusions::Exclusions;
 #[cfg(debug_assertions)]
@@ -51,13 +52,13 @@ impl Relevance {
     pub fn debug_check(&self, line: &[u8], stage: Option<Stage>) {
         #[cfg(debug_assertions)]
         {
-            let Ok(checked) = super::fields::parse(line)
-                .map_err(drop)
-                .and_then(|f| super::convert::check(f).map_err(drop))
-            else {
+            let Ok(fields) = super::fields::parse(line) else {
+                panic!("debug_check on a line that does not parse");
+            };
+            let Ok(parsed) = super::convert::check(&fields) else {
                 panic!("debug_check on a line that does not convert");
             };
-            let event = checked.event();
+            let event = super::convert::event(fields, parsed);
             let engine = if self.engine.is_stage1(&event) {
                 Some(Stage::One)
             } else if self.engine.is_stage2(&event) {
@@ -78,11 +79,10 @@ impl Relevance {
 
     /// Stage 1 (`process where ... and process.parent.executable in <parent executables>`),
     /// stage 2 (`network where ... and not <exclusions>`), or neither.
-    pub fn stage(&self, c: &Checked<'_>) -> Option<Stage> {
-        let f = &c.fields;
+    pub fn stage(&self, f: &Fields<'_>, p: &Parsed) -> Option<Stage> {
         let common = |category: &str| {
             f.host_os_type.as_deref() == Some("linux")
-                && c.category.contains(category)
+                && f.category.as_ref().is_some_and(|c| c.contains(category))
                 && f.event_type.as_ref().is_some_and(|t| t.contains("start"))
         };
         match f.action.as_deref()? {
@@ -94,7 +94,7 @@ impl Relevance {
             }
             "connection_attempted" => {
                 let stage2 = common("network")
-                    && !self.exclusions.excludes_destination(c.destination_ip)
+                    && !self.exclusions.excludes_destination(p.destination_ip)
                     && !self.exclusions.excludes_process(
                         f.process.executable.as_deref(),
                         f.process.name.as_deref(),

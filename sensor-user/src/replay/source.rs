@@ -4,13 +4,11 @@
 //! relevant or not, so the merge knows how far the input has progressed. An event is relevant
 //! when it satisfies stage 1 or stage 2 of the rule (pure functions of the event, decided on the
 //! borrowed fields by [`Relevance`]): nothing else changes what the engine answers, so skipping
-//! the rest is exact, keeps the reorder buffer small, and spares them any allocation. A stage-1
-//! event carries its original document (alerts embed it; stage 1 is rare), a stage-2 candidate
-//! keeps its raw line so the document is parsed only if it completes a sequence.
+//! the rest is exact, keeps the reorder buffer small, and spares them any allocation. A relevant
+//! event keeps its raw line, so its document is parsed only if it becomes part of an alert.
 
 use std::cmp::Ordering;
 use std::io::BufRead;
-use std::sync::Arc;
 
 use super::convert;
 use super::diagnostics::Diagnostics;
@@ -28,8 +26,9 @@ pub struct Item {
     pub line: u64,
     /// Boxed: items move through the merge's heap.
     pub event: Box<Event>,
-    /// The raw line of a stage-2 candidate.
-    pub raw: Option<Box<[u8]>>,
+    pub stage: Stage,
+    /// The raw line (alerts embed it as the original document).
+    pub raw: Box<[u8]>,
 }
 
 impl Item {
@@ -69,7 +68,6 @@ pub struct Source {
     pub name: String,
     index: usize,
     reader: LineReader<Box<dyn BufRead>>,
-    buf: Vec<u8>,
     /// Newest valid timestamp read so far.
     pub newest: Option<TimestampNs>,
     pub done: bool,
@@ -82,7 +80,6 @@ impl Source {
             name,
             index,
             reader: LineReader::new(reader, max_line),
-            buf: Vec::with_capacity(4096),
             newest: None,
             done: false,
             stats: SourceStats::default(),
@@ -96,38 +93,41 @@ impl Source {
         diag: &mut Diagnostics,
     ) -> std::io::Result<Option<Item>> {
         loop {
-            let Some(status) = self.reader.next_line(&mut self.buf)? else {
+            let Some(status) = self.reader.next_line()? else {
                 self.done = true;
                 return Ok(None);
             };
             self.stats.lines += 1;
             let line = self.stats.lines;
-            if let Line::TooLong(len) = status {
-                self.stats.bytes += len;
-                let msg = format!("line of {len} bytes is over --max-line-bytes");
-                diag.bad_line(&self.name, line, "too long", &msg);
+            let text = match status {
+                Line::Ok(text) => text,
+                Line::TooLong(len) => {
+                    self.stats.bytes += len;
+                    let msg = format!("line of {len} bytes is over --max-line-bytes");
+                    diag.bad_line(&self.name, line, "too long", &msg);
+                    continue;
+                }
+            };
+            self.stats.bytes += text.len() as u64;
+            if is_blank(text) {
                 continue;
             }
-            self.stats.bytes += self.buf.len() as u64;
-            if self.buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match classify(&self.buf, relevance) {
+            match classify(text, relevance) {
                 Err((kind, msg)) => diag.bad_line(&self.name, line, kind, &msg),
                 Ok((timestamp, event)) => {
                     self.stats.valid += 1;
                     self.newest = Some(self.newest.map_or(timestamp, |n| n.max(timestamp)));
-                    let Some((event, keep_raw)) = event else {
+                    let Some((event, stage)) = event else {
                         continue;
                     };
                     self.stats.relevant += 1;
-                    let raw = keep_raw.then(|| Box::from(self.buf.as_slice()));
                     return Ok(Some(Item {
                         timestamp,
                         input: self.index,
                         line,
                         event,
-                        raw,
+                        stage,
+                        raw: Box::from(text),
                     }));
                 }
             }
@@ -135,28 +135,26 @@ impl Source {
     }
 }
 
-type Classified = (TimestampNs, Option<(Box<Event>, bool)>);
+/// Empty or whitespace only (checked from the first byte, so a document costs one comparison).
+pub(super) fn is_blank(line: &[u8]) -> bool {
+    line.first().is_none_or(u8::is_ascii_whitespace) && line.iter().all(u8::is_ascii_whitespace)
+}
 
-/// Parses and validates one line: its timestamp, and the event with whether to keep the raw line
-/// when it is relevant.
+type Classified = (TimestampNs, Option<(Box<Event>, Stage)>);
+
+/// Parses and validates one line: its timestamp, and the event with its stage when it is
+/// relevant.
 fn classify(line: &[u8], relevance: &Relevance) -> Result<Classified, (&'static str, String)> {
-    let f = fields::parse(line).map_err(|e| match e.classify() {
+    let mut fields = fields::Fields::default();
+    fields::parse_into(line, &mut fields).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ("wrong type", e.to_string()),
         _ => ("invalid JSON", e.to_string()),
     })?;
-    let checked = convert::check(f).map_err(|e| (e.kind(), e.to_string()))?;
-    let timestamp = checked.timestamp;
-    let stage = relevance.stage(&checked);
+    let parsed = convert::check(&fields).map_err(|e| (e.kind(), e.to_string()))?;
+    let stage = relevance.stage(&fields, &parsed);
     relevance.debug_check(line, stage);
-    match stage {
-        None => Ok((timestamp, None)),
-        Some(Stage::One) => {
-            let mut event = Box::new(checked.event());
-            // Valid JSON by now; a failure here would be a serde_json bug, and the event is
-            // still usable without its original.
-            event.original = serde_json::from_slice(line).ok().map(Arc::new);
-            Ok((timestamp, Some((event, false))))
-        }
-        Some(Stage::Two) => Ok((timestamp, Some((Box::new(checked.event()), true)))),
-    }
+    Ok((
+        parsed.timestamp,
+        stage.map(|stage| (Box::new(convert::event(fields, parsed)), stage)),
+    ))
 }

@@ -52,6 +52,13 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// (max - min) / median, in percent.
+fn spread_pct(values: &[f64], median: f64) -> f64 {
+    let max = values.iter().copied().fold(f64::MIN, f64::max);
+    let min = values.iter().copied().fold(f64::MAX, f64::min);
+    (max - min) / median * 100.0
+}
+
 fn per_op_micros(samples: &[Sample], config: Config, storm: Storm) -> Vec<f64> {
     samples
         .iter()
@@ -90,11 +97,12 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<8} {:<23} {:>11} {:>9}   per round (µs/op)",
-        "storm", "configuration", "median/op", "vs none"
+        "{:<8} {:<23} {:>11} {:>9} {:>7}   per round (µs/op)",
+        "storm", "configuration", "median/op", "vs none", "spread"
     );
     let _ = writeln!(out, "{}", "-".repeat(78));
     let mut over_floor = Vec::new();
+    let mut widest_spread = 0.0_f64;
     for storm in [Storm::Exec, Storm::Connect] {
         let none = median(per_op_micros(samples, Config::None, storm));
         let mut pct = [0.0; 3];
@@ -107,14 +115,17 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> String {
             } else {
                 format!("{:+.1}%", pct[i])
             };
+            let spread = spread_pct(&rounds, med);
+            widest_spread = widest_spread.max(spread);
             let each: Vec<String> = rounds.iter().map(|v| format!("{v:.1}")).collect();
             let _ = writeln!(
                 out,
-                "{:<8} {:<23} {:>8.1} µs {:>9}   {}",
+                "{:<8} {:<23} {:>8.1} µs {:>9} {:>6.0}%   {}",
                 storm.label(),
                 config.label(),
                 med,
                 vs,
+                spread,
                 each.join(" ")
             );
         }
@@ -172,9 +183,20 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> String {
         out,
         "  drops and alerts summed over rounds; CPU = utime+stime from start to end of storms; RSS = max VmHWM"
     );
+    let _ = writeln!(
+        out,
+        "  spread = (slowest round - fastest round) / median: the run's own noise"
+    );
 
     let _ = writeln!(out);
     let _ = writeln!(out, "targets");
+    if widest_spread > MAX_OVER_FLOOR_PP {
+        let _ = writeln!(
+            out,
+            "  (rounds spread up to {widest_spread:.0}%, more than the {MAX_OVER_FLOOR_PP} pp target: \
+             judge the pp lines with more --rounds on a quiet machine)"
+        );
+    }
     for (storm, pp) in over_floor {
         let label = format!(
             "{} storm: sensor within {MAX_OVER_FLOOR_PP} pp of floor",

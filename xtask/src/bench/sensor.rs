@@ -36,7 +36,18 @@ pub struct Running {
     command: String,
     stderr_lines: Receiver<String>,
     stderr: Vec<String>,
-    stdout_count: JoinHandle<u64>,
+    /// Counts stdout lines until EOF; taken by [`Running::stop`].
+    stdout_count: Option<JoinHandle<u64>>,
+}
+
+/// A sensor left running by an error (a failed storm, say) is killed, never orphaned.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Running {
@@ -73,7 +84,7 @@ impl Running {
             command,
             stderr_lines,
             stderr: Vec::new(),
-            stdout_count,
+            stdout_count: Some(stdout_count),
         };
         running.wait_ready()?;
         Ok(running)
@@ -163,7 +174,8 @@ impl Running {
         }
         let alerts = self
             .stdout_count
-            .join()
+            .take()
+            .map_or(Ok(0), JoinHandle::join)
             .map_err(|_| anyhow::anyhow!("stdout reader panicked"))?;
         let drops = self.stderr.iter().rev().find_map(|l| ringbuf_drops(l));
         Ok(Usage {

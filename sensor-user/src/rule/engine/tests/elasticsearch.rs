@@ -3,8 +3,9 @@
 //! differential test's generator (`difftest/generator.rs`) keeps its streams out of these cases,
 //! so these tests are what pins them. Cases already pinned elsewhere are not repeated:
 //! `conditions::missing_process_name_is_not_excluded` (name and executable both missing),
-//! `sequence::null_*_never_joins` (a null key on both sides), `conditions::excluded_destinations_
-//! do_not_alert_nor_consume` (`::ffff:10.0.0.1`) and `sequence::maxspan_plus_one_ns_does_not_alert`.
+//! `sequence::null_*_never_joins` (a null key on both sides),
+//! `conditions::excluded_destinations_do_not_alert_nor_consume` (`::ffff:10.0.0.1`) and
+//! `sequence::maxspan_plus_one_ns_does_not_alert`.
 
 use super::{MS, S, T0, connect, engine, exec, ip, run};
 use crate::event::TimestampNs;
