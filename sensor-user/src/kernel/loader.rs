@@ -138,7 +138,10 @@ pub fn load(opts: &LoadOptions) -> Result<Sensor, LoadError> {
     mounts::ensure_bpffs().map_err(|e| LoadError::Mount(e.to_string()))?;
     let (cfg, sock_problem) = kernel_config(&tracefs)?;
 
+    // No CO-RE relocations to do (offsets come from `kernel_config`), so aya need not parse the
+    // kernel's BTF a second time: that alone would double the start-up memory peak.
     let mut ebpf = EbpfLoader::new()
+        .btf(None)
         .override_global(names::CONFIG, &cfg, true)
         .load(object::OBJECT)
         .map_err(classify)?;
