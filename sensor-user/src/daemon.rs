@@ -282,6 +282,9 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 if let Err(e) = pipeline.sinks.reopen() {
                     error!(error = %e, "SIGHUP: reopening the alert file failed");
                 }
+                if let Some(Err(e)) = pipeline.recorder.as_mut().map(Recorder::reopen) {
+                    error!(error = %e, "SIGHUP: reopening the recording failed");
+                }
                 let _ = notify::notify("READY=1");
             }
             _ = sigusr1.recv() => pipeline.log_stats(loader::ringbuf_drops(&drops)),

@@ -1,17 +1,14 @@
 //! `run --record FILE`: appends every event the kernel passed up (exec and connect) to a file,
 //! one ECS document per line in the Elastic Defend shape ([`event_document`]), so `replay`
-//! over the file gives exactly the alerts the live run printed. Promises: the file is opened
-//! with `O_APPEND` (created with mode 0640, before umask), each line is handed to the kernel in
-//! one `write` of a whole line, so concurrent appenders and readers never see a torn line
-//! unless the disk fills (then the error is returned and the caller decides).
+//! over the file gives exactly the alerts the live run printed. The file is an
+//! [`NdjsonFile`]: `O_APPEND`, mode 0640, whole lines only, reopened on SIGHUP.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::ecs::document::event_document;
 use crate::event::Event;
+use crate::output::ndjson::NdjsonFile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -24,9 +21,7 @@ pub enum RecordError {
 /// An open recording.
 #[derive(Debug)]
 pub struct Recorder {
-    path: PathBuf,
-    file: File,
-    line: Vec<u8>,
+    file: NdjsonFile,
     /// Events recorded.
     pub events: u64,
 }
@@ -34,36 +29,27 @@ pub struct Recorder {
 impl Recorder {
     /// Opens (creating, mode 0640) `path` for appending.
     pub fn open(path: &Path) -> Result<Recorder, RecordError> {
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .open(path)
-            .map_err(|source| RecordError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-        Ok(Recorder {
+        let file = NdjsonFile::open(path).map_err(|source| RecordError::Open {
             path: path.to_owned(),
-            file,
-            line: Vec::with_capacity(1024),
-            events: 0,
-        })
+            source,
+        })?;
+        Ok(Recorder { file, events: 0 })
     }
 
     /// Appends `event` as one line.
     pub fn record(&mut self, event: &Event) -> Result<(), RecordError> {
-        self.line.clear();
-        // Serializing a `Value` into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.line, &event_document(event));
-        self.line.push(b'\n');
         self.file
-            .write_all(&self.line)
+            .append(&event_document(event))
             .map_err(|source| RecordError::Write {
-                path: self.path.clone(),
+                path: self.file.path().to_owned(),
                 source,
             })?;
         self.events += 1;
         Ok(())
+    }
+
+    /// Opens the path anew (after logrotate moved the file).
+    pub fn reopen(&mut self) -> io::Result<()> {
+        self.file.reopen()
     }
 }
