@@ -215,7 +215,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     // SAFETY: malloc_trim has no preconditions.
     unsafe { libc::malloc_trim(0) };
     let loader::Sensor {
-        ebpf,
+        mut ebpf,
         ring,
         drops,
         connect_hook,
@@ -268,14 +268,18 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 match Config::load(opts.config_path.as_deref()) {
                     Ok(mut new) => {
                         opts.overrides.apply(&mut new);
-                        if new.rule.parent_executables != config.rule.parent_executables
-                            || new.sensor.connect_hook != config.sensor.connect_hook
-                        {
-                            warn!("parent executables and the connect hook are read at start-up; restart to change them");
+                        if new.sensor.connect_hook != config.sensor.connect_hook {
+                            warn!("the connect hook is chosen at start-up; restart to change it");
                         }
-                        pipeline.reconfigure(&new);
-                        config = new;
-                        info!("SIGHUP: configuration reloaded");
+                        let parents_changed = new.rule.parent_executables != config.rule.parent_executables;
+                        match parents_changed.then(|| loader::set_parents(&mut ebpf, &new.rule.parent_executables)) {
+                            Some(Err(e)) => error!("SIGHUP: new parent executables refused, keeping the running configuration: {e}"),
+                            _ => {
+                                pipeline.reconfigure(&new);
+                                config = new;
+                                info!("SIGHUP: configuration reloaded");
+                            }
+                        }
                     }
                     Err(e) => error!("SIGHUP: new configuration refused, keeping the running one: {e}"),
                 }

@@ -146,7 +146,7 @@ pub fn load(opts: &LoadOptions) -> Result<Sensor, LoadError> {
         .load(object::OBJECT)
         .map_err(classify)?;
 
-    fill_parents(&mut ebpf, &opts.parent_executables)?;
+    set_parents(&mut ebpf, &opts.parent_executables)?;
 
     let (exec, exit, sock) = if opts.empty_programs {
         ("noop_exec", "noop_exit", "noop_sock_set_state")
@@ -223,7 +223,7 @@ fn check_privileges() -> Result<(), LoadError> {
 }
 
 /// Writes the identities of the parent executables into `PARENT_EXES`.
-fn fill_parents(ebpf: &mut Ebpf, paths: &[String]) -> Result<(), LoadError> {
+pub fn set_parents(ebpf: &mut Ebpf, paths: &[String]) -> Result<(), LoadError> {
     let map = ebpf
         .map_mut(names::PARENT_EXES)
         .ok_or(LoadError::Missing(names::PARENT_EXES))?;
@@ -234,10 +234,19 @@ fn fill_parents(ebpf: &mut Ebpf, paths: &[String]) -> Result<(), LoadError> {
             warn!(path = %path, "parent executable not found on this host; logins through it cannot be seen");
         }
     }
+    // New identities first, stale ones after: no moment in which a kept parent is missing.
     for (&(dev, ino), &index) in ids.iter().take(64) {
         table
             .insert(ExeId { dev, _pad: 0, ino }, index, 0)
             .map_err(classify)?;
+    }
+    let stale: Vec<ExeId> = table
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|k| !ids.contains_key(&(k.dev, k.ino)))
+        .collect();
+    for key in stale {
+        table.remove(&key).map_err(classify)?;
     }
     info!(identities = ids.len(), parents = ?paths, "parent executables resolved");
     Ok(())

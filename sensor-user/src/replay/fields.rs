@@ -234,101 +234,161 @@ enum Route {
     Ignore,
 }
 
-/// One key segment (no dots) read in `at`.
-fn step(at: Obj, seg: &[u8]) -> Route {
+/// One key segment (no dots, [`pack`]ed) read in `at`; `None` (no field's segment) is ignored.
+#[inline]
+fn step(at: Obj, seg: Option<u128>) -> Route {
+    let Some(seg) = seg else {
+        return Route::Ignore;
+    };
     use Leaf as L;
     use Route::{Ignore, Leaf as F, Obj as O};
     match at {
         Obj::Root => match seg {
-            b"@timestamp" => F(L::Timestamp),
-            b"host" => O(Obj::Host),
-            b"event" => O(Obj::Event),
-            b"process" => O(Obj::Proc(Which::Process)),
-            b"user" => O(Obj::User),
-            b"group" => O(Obj::Group),
-            b"destination" => O(Obj::Destination),
-            b"source" => O(Obj::Source),
-            b"network" => O(Obj::Network),
+            K_TIMESTAMP => F(L::Timestamp),
+            K_HOST => O(Obj::Host),
+            K_EVENT => O(Obj::Event),
+            K_PROCESS => O(Obj::Proc(Which::Process)),
+            K_USER => O(Obj::User),
+            K_GROUP => O(Obj::Group),
+            K_DESTINATION => O(Obj::Destination),
+            K_SOURCE => O(Obj::Source),
+            K_NETWORK => O(Obj::Network),
             _ => Ignore,
         },
         Obj::Host => match seg {
-            b"id" => F(L::HostId),
-            b"name" => F(L::HostName),
-            b"os" => O(Obj::HostOs),
+            K_ID => F(L::HostId),
+            K_NAME => F(L::HostName),
+            K_OS => O(Obj::HostOs),
             _ => Ignore,
         },
         Obj::HostOs => match seg {
-            b"type" => F(L::HostOsType),
+            K_TYPE => F(L::HostOsType),
             _ => Ignore,
         },
         Obj::Event => match seg {
-            b"category" => F(L::Category),
-            b"type" => F(L::EventType),
-            b"action" => F(L::Action),
+            K_CATEGORY => F(L::Category),
+            K_TYPE => F(L::EventType),
+            K_ACTION => F(L::Action),
             _ => Ignore,
         },
         Obj::User => match seg {
-            b"id" => F(L::UserId),
-            b"name" => F(L::UserName),
+            K_ID => F(L::UserId),
+            K_NAME => F(L::UserName),
             _ => Ignore,
         },
         Obj::Group => match seg {
-            b"id" => F(L::GroupId),
+            K_ID => F(L::GroupId),
             _ => Ignore,
         },
         Obj::Destination => match seg {
-            b"ip" => F(L::DestinationIp),
-            b"port" => F(L::DestinationPort),
+            K_IP => F(L::DestinationIp),
+            K_PORT => F(L::DestinationPort),
             _ => Ignore,
         },
         Obj::Source => match seg {
-            b"ip" => F(L::SourceIp),
-            b"port" => F(L::SourcePort),
+            K_IP => F(L::SourceIp),
+            K_PORT => F(L::SourcePort),
             _ => Ignore,
         },
         Obj::Network => match seg {
-            b"transport" => F(L::Transport),
+            K_TRANSPORT => F(L::Transport),
             _ => Ignore,
         },
         Obj::Proc(which) => {
             let leaf = match seg {
-                b"pid" => ProcLeaf::Pid,
-                b"entity_id" => ProcLeaf::EntityId,
-                b"executable" => ProcLeaf::Executable,
-                b"name" => ProcLeaf::Name,
-                b"args" => ProcLeaf::Args,
-                b"start" => ProcLeaf::Start,
-                b"parent" if which == Which::Process => return O(Obj::Proc(Which::Parent)),
-                b"user" => return O(Obj::ProcUser(which)),
-                b"group" => return O(Obj::ProcGroup(which)),
+                K_PID => ProcLeaf::Pid,
+                K_ENTITYID => ProcLeaf::EntityId,
+                K_EXECUTABLE => ProcLeaf::Executable,
+                K_NAME => ProcLeaf::Name,
+                K_ARGS => ProcLeaf::Args,
+                K_START => ProcLeaf::Start,
+                K_PARENT if which == Which::Process => return O(Obj::Proc(Which::Parent)),
+                K_USER => return O(Obj::ProcUser(which)),
+                K_GROUP => return O(Obj::ProcGroup(which)),
                 _ => return Ignore,
             };
             F(L::Proc(which, leaf))
         }
         Obj::ProcUser(which) => match seg {
-            b"id" => F(L::Proc(which, ProcLeaf::UserId)),
-            b"name" => F(L::Proc(which, ProcLeaf::UserName)),
+            K_ID => F(L::Proc(which, ProcLeaf::UserId)),
+            K_NAME => F(L::Proc(which, ProcLeaf::UserName)),
             _ => Ignore,
         },
         Obj::ProcGroup(which) => match seg {
-            b"id" => F(L::Proc(which, ProcLeaf::GroupId)),
+            K_ID => F(L::Proc(which, ProcLeaf::GroupId)),
             _ => Ignore,
         },
     }
 }
 
+/// A key segment of at most 16 bytes without NUL as one number (its bytes little-endian,
+/// zero-padded), so matching it is a comparison of numbers; `None` for any other segment (no
+/// field's segment is longer or holds a NUL, so it matches nothing).
+pub(super) fn pack(seg: &[u8]) -> Option<u128> {
+    if seg.len() > 16 || seg.contains(&0) {
+        return None;
+    }
+    let mut buf = [0; 16];
+    buf[..seg.len()].copy_from_slice(seg);
+    Some(u128::from_le_bytes(buf))
+}
+
+/// [`pack`] for the segments named in [`step`].
+const fn pack_const(seg: &[u8]) -> u128 {
+    assert!(seg.len() <= 16);
+    let mut v = 0;
+    let mut i = 0;
+    while i < seg.len() {
+        assert!(seg[i] != 0 && seg[i] != b'.');
+        v |= (seg[i] as u128) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+const K_TIMESTAMP: u128 = pack_const(b"@timestamp");
+const K_ACTION: u128 = pack_const(b"action");
+const K_ARGS: u128 = pack_const(b"args");
+const K_CATEGORY: u128 = pack_const(b"category");
+const K_DESTINATION: u128 = pack_const(b"destination");
+const K_ENTITYID: u128 = pack_const(b"entity_id");
+const K_EVENT: u128 = pack_const(b"event");
+const K_EXECUTABLE: u128 = pack_const(b"executable");
+const K_GROUP: u128 = pack_const(b"group");
+const K_HOST: u128 = pack_const(b"host");
+const K_ID: u128 = pack_const(b"id");
+const K_IP: u128 = pack_const(b"ip");
+const K_NAME: u128 = pack_const(b"name");
+const K_NETWORK: u128 = pack_const(b"network");
+const K_OS: u128 = pack_const(b"os");
+const K_PARENT: u128 = pack_const(b"parent");
+const K_PID: u128 = pack_const(b"pid");
+const K_PORT: u128 = pack_const(b"port");
+const K_PROCESS: u128 = pack_const(b"process");
+const K_SOURCE: u128 = pack_const(b"source");
+const K_START: u128 = pack_const(b"start");
+const K_TRANSPORT: u128 = pack_const(b"transport");
+const K_TYPE: u128 = pack_const(b"type");
+const K_USER: u128 = pack_const(b"user");
+
 /// A whole key (possibly dotted, `parent.executable`) read in `at`. Bytes: a key that is not
 /// UTF-8 matches nothing (whether it is acceptable is the JSON reader's business).
 fn route(at: Obj, key: &[u8]) -> Route {
+    route_packed(at, key, pack(key))
+}
+
+/// [`route`] with the key's [`pack`] already made (the scanner makes it cheaply).
+#[inline(always)]
+fn route_packed(at: Obj, key: &[u8], packed: Option<u128>) -> Route {
     // No segment has a dot, so only a key that matches nothing whole can be a dotted path.
-    match step(at, key) {
+    match step(at, packed) {
         Route::Ignore if key.contains(&b'.') => {}
         whole => return whole,
     }
     let mut here = at;
     let mut segs = key.split(|&b| b == b'.').peekable();
     while let Some(seg) = segs.next() {
-        match step(here, seg) {
+        match step(here, pack(seg)) {
             Route::Obj(next) => here = next,
             last if segs.peek().is_none() => return last,
             // A leaf or an ignored key with more segments after it.

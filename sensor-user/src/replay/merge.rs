@@ -2,14 +2,15 @@
 //! (inputs in command-line order, then line number), exactly what sorting all events first
 //! would give, as long as each input is at most `max_disorder` out of order: an event is never
 //! more than `max_disorder` older than the newest event before it in the same input. Relevant
-//! events wait in one min-heap until every unfinished input has read past their time plus
+//! events wait (in a queue while they arrive in order, which is O(1) each, and in a min-heap
+//! for the rest; the smaller front of the two is next) until every unfinished input has read past their time plus
 //! `max_disorder`; the input that lags the most is read next. Memory is the events of one
 //! `max_disorder` window, capped at `capacity` (beyond it the oldest is released early and
 //! said so). An event older than something already released is reported with `file:line` and
 //! replayed late (never dropped).
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use super::ReplayError;
 use super::diagnostics::Diagnostics;
@@ -19,6 +20,9 @@ use crate::event::TimestampNs;
 
 pub struct Merge {
     pub sources: Vec<Source>,
+    /// Items that arrived in replay order (each after the last one here).
+    queue: VecDeque<Item>,
+    /// The others.
     heap: BinaryHeap<Reverse<Item>>,
     max_disorder: TimestampNs,
     capacity: usize,
@@ -32,6 +36,7 @@ impl Merge {
     pub fn new(sources: Vec<Source>, max_disorder: TimestampNs, capacity: usize) -> Self {
         Self {
             sources,
+            queue: VecDeque::new(),
             heap: BinaryHeap::new(),
             max_disorder: max_disorder.max(0),
             capacity: capacity.max(1),
@@ -47,11 +52,11 @@ impl Merge {
         diag: &mut Diagnostics,
     ) -> Result<Option<Item>, ReplayError> {
         loop {
-            if let Some(Reverse(top)) = self.heap.peek() {
-                if self.releasable(top.timestamp) {
+            if let Some(top) = self.front() {
+                if self.releasable(top) {
                     return Ok(self.release());
                 }
-                if self.heap.len() > self.capacity {
+                if self.len() > self.capacity {
                     diag.buffer_full(self.capacity);
                     return Ok(self.release());
                 }
@@ -79,8 +84,12 @@ impl Merge {
                 {
                     diag.late_event(&source.name, item.line, last.0 - item.timestamp);
                 }
-                self.heap.push(Reverse(item));
-                self.peak = self.peak.max(self.heap.len());
+                if self.queue.back().is_none_or(|back| back.key() < item.key()) {
+                    self.queue.push_back(item);
+                } else {
+                    self.heap.push(Reverse(item));
+                }
+                self.peak = self.peak.max(self.len());
             }
         }
     }
@@ -93,8 +102,32 @@ impl Merge {
         })
     }
 
+    /// Items held.
+    fn len(&self) -> usize {
+        self.queue.len() + self.heap.len()
+    }
+
+    /// The timestamp of the next item to release.
+    fn front(&self) -> Option<TimestampNs> {
+        match (self.queue.front(), self.heap.peek()) {
+            (Some(q), Some(Reverse(h))) => Some(q.timestamp.min(h.timestamp)),
+            (Some(q), None) => Some(q.timestamp),
+            (None, Some(Reverse(h))) => Some(h.timestamp),
+            (None, None) => None,
+        }
+    }
+
+    /// Takes the item first in replay order.
     fn release(&mut self) -> Option<Item> {
-        let Reverse(item) = self.heap.pop()?;
+        let from_queue = match (self.queue.front(), self.heap.peek()) {
+            (Some(q), Some(Reverse(h))) => q.key() < h.key(),
+            (q, _) => q.is_some(),
+        };
+        let item = if from_queue {
+            self.queue.pop_front()?
+        } else {
+            self.heap.pop()?.0
+        };
         let key = item.key();
         if self.last.is_none_or(|last| key > last) {
             self.last = Some(key);

@@ -28,7 +28,7 @@ use crate::rule::definition::{ALERT_WINDOW_NS, MAX_ALERTS_PER_WINDOW};
 use crate::rule::{Engine, EngineStats, Limits, RuleConfig};
 use diagnostics::Diagnostics;
 use merge::Merge;
-use source::Source;
+use source::{Body, Source};
 
 /// Default `--max-disorder`: how far back in time an event may be relative to the newest event
 /// before it in the same input.
@@ -122,14 +122,21 @@ pub fn replay(
         }
         // A stage 1's line waits in `originals` for an alert that may need it; a stage 2's is
         // needed only if it completes a sequence now.
-        let stage2_raw = match item.stage {
-            relevance::Stage::One => {
-                originals.insert(&item.event, item.raw);
-                None
+        let (alert, stage2_raw) = match item.body {
+            Body::Stage1 { event, raw } => {
+                originals.insert(&event, raw);
+                (engine.process(*event), None)
             }
-            relevance::Stage::Two => Some(item.raw),
+            Body::Stage2 { event, raw } => (engine.process(*event), Some(raw)),
+            Body::Stage2Line(held) => {
+                let (host_id, parent_entity_id) = held.key();
+                let alert = engine.process_stage2_key(ts, host_id, parent_entity_id, || {
+                    source::stage2_event(held.raw(), ts, host_id, parent_entity_id)
+                });
+                (alert, Some(held.into_raw()))
+            }
         };
-        let Some(alert) = engine.process(*item.event) else {
+        let Some(alert) = alert else {
             continue;
         };
         let stage1_raw = originals.take(&alert.stage1);

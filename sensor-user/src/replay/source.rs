@@ -24,17 +24,88 @@ pub struct Item {
     pub input: usize,
     /// 1-based line number in that input.
     pub line: u64,
-    /// Boxed: items move through the merge's heap.
-    pub event: Box<Event>,
-    pub stage: Stage,
-    /// The raw line (alerts embed it as the original document).
-    pub raw: Box<[u8]>,
+    pub body: Body,
 }
 
 impl Item {
     /// Replay order: time, then input order (command line, then line).
     pub fn key(&self) -> (TimestampNs, usize, u64) {
         (self.timestamp, self.input, self.line)
+    }
+}
+
+/// What an [`Item`] holds: the event (built, or only its join key) and its raw line (alerts
+/// embed it as the original document).
+pub enum Body {
+    /// A stage 1, built (the engine holds it). Boxed: items move through the merge's buffer.
+    Stage1 { event: Box<Event>, raw: Box<[u8]> },
+    /// A stage 2 whose join key is plain text of its line (nearly all): built from the line
+    /// ([`stage2_event`]) only if it completes a sequence, which few do.
+    Stage2Line(Stage2Line),
+    /// Any other stage 2, built.
+    Stage2 { event: Box<Event>, raw: Box<[u8]> },
+}
+
+/// The raw line of a stage 2 and where its join key is in it.
+pub struct Stage2Line {
+    raw: Box<[u8]>,
+    host_id: Option<Span>,
+    parent_entity_id: Option<Span>,
+}
+
+/// A byte range of a line.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// Where `s` lies in `line`, if it is a slice of it.
+    fn of(s: &str, line: &[u8]) -> Option<Span> {
+        let start = (s.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
+        let end = start.checked_add(s.len())?;
+        (end <= line.len()).then_some(Span {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+}
+
+impl Stage2Line {
+    /// `line` (the bytes of a document with these fields), if both key fields are slices of it
+    /// or null.
+    fn new(line: &[u8], host_id: Option<&str>, parent_entity_id: Option<&str>) -> Option<Self> {
+        let span = |s: Option<&str>| match s {
+            None => Some(None),
+            Some(s) => Span::of(s, line).map(Some),
+        };
+        Some(Stage2Line {
+            host_id: span(host_id)?,
+            parent_entity_id: span(parent_entity_id)?,
+            raw: Box::from(line),
+        })
+    }
+
+    /// `host.id` and `process.parent.entity_id`.
+    pub fn key(&self) -> (Option<&str>, Option<&str>) {
+        (self.text(self.host_id), self.text(self.parent_entity_id))
+    }
+
+    fn text(&self, span: Option<Span>) -> Option<&str> {
+        let span = span?;
+        let bytes = self.raw.get(span.start as usize..span.end as usize)?;
+        // SAFETY: `span` is where a `str` lay in a line with the same bytes as `raw` (`new`
+        // copies it; nothing changes it after), so these bytes are that `str`: UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    }
+
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    pub fn into_raw(self) -> Box<[u8]> {
+        self.raw
     }
 }
 
@@ -114,10 +185,10 @@ impl Source {
             }
             match classify(text, relevance) {
                 Err((kind, msg)) => diag.bad_line(&self.name, line, kind, &msg),
-                Ok((timestamp, event)) => {
+                Ok((timestamp, body)) => {
                     self.stats.valid += 1;
                     self.newest = Some(self.newest.map_or(timestamp, |n| n.max(timestamp)));
-                    let Some((event, stage)) = event else {
+                    let Some(body) = body else {
                         continue;
                     };
                     self.stats.relevant += 1;
@@ -125,9 +196,7 @@ impl Source {
                         timestamp,
                         input: self.index,
                         line,
-                        event,
-                        stage,
-                        raw: Box::from(text),
+                        body,
                     }));
                 }
             }
@@ -140,9 +209,9 @@ pub(super) fn is_blank(line: &[u8]) -> bool {
     line.first().is_none_or(u8::is_ascii_whitespace) && line.iter().all(u8::is_ascii_whitespace)
 }
 
-type Classified = (TimestampNs, Option<(Box<Event>, Stage)>);
+type Classified = (TimestampNs, Option<Body>);
 
-/// Parses and validates one line: its timestamp, and the event with its stage when it is
+/// Parses and validates one line: its timestamp, and what the merge holds of it when it is
 /// relevant.
 fn classify(line: &[u8], relevance: &Relevance) -> Result<Classified, (&'static str, String)> {
     let mut fields = fields::Fields::default();
@@ -153,8 +222,48 @@ fn classify(line: &[u8], relevance: &Relevance) -> Result<Classified, (&'static 
     let parsed = convert::check(&fields).map_err(|e| (e.kind(), e.to_string()))?;
     let stage = relevance.stage(&fields, &parsed);
     relevance.debug_check(line, stage);
-    Ok((
-        parsed.timestamp,
-        stage.map(|stage| (Box::new(convert::event(fields, parsed)), stage)),
-    ))
+    let body = match stage {
+        None => None,
+        Some(Stage::One) => Some(Body::Stage1 {
+            event: Box::new(convert::event(fields, parsed)),
+            raw: Box::from(line),
+        }),
+        Some(Stage::Two) => Some(
+            match Stage2Line::new(
+                line,
+                fields.host_id.as_deref(),
+                fields.parent.entity_id.as_deref(),
+            ) {
+                Some(held) => Body::Stage2Line(held),
+                None => Body::Stage2 {
+                    event: Box::new(convert::event(fields, parsed)),
+                    raw: Box::from(line),
+                },
+            },
+        ),
+    };
+    Ok((parsed.timestamp, body))
+}
+
+/// The stage-2 event of a line that [`Source`] classified as one (parsed again: only for the
+/// few that complete a sequence). Should that fail all the same, an event with just the time
+/// and key the engine matched on.
+pub fn stage2_event(
+    raw: &[u8],
+    timestamp: TimestampNs,
+    host_id: Option<&str>,
+    parent_entity_id: Option<&str>,
+) -> Event {
+    let event = fields::parse(raw)
+        .ok()
+        .and_then(|f| convert::check(&f).ok().map(|p| convert::event(f, p)));
+    event.unwrap_or_else(|| {
+        let mut event = Event {
+            timestamp,
+            host_id: host_id.map(str::to_owned),
+            ..Event::default()
+        };
+        event.parent.entity_id = parent_entity_id.map(str::to_owned);
+        event
+    })
 }

@@ -155,6 +155,45 @@ impl Engine {
         self.match_stage2(event)
     }
 
+    /// [`Engine::process`] for a stage-2 candidate (an event [`Engine::is_stage2`] accepts) known
+    /// only by its time and join key, so that a caller holding events in a cheaper form (replay)
+    /// builds one only when it completes a sequence: `build` is called then, and only then. Same
+    /// state changes, counters and answer as `process` of the built event; the caller promises
+    /// the built event is a stage-2 candidate with this timestamp and key (debug builds assert it).
+    pub fn process_stage2_key(
+        &mut self,
+        timestamp: TimestampNs,
+        host_id: Option<&str>,
+        parent_entity_id: Option<&str>,
+        build: impl FnOnce() -> Event,
+    ) -> Option<Alert> {
+        self.stats.events += 1;
+        self.advance(timestamp);
+        self.stats.stage2_candidates += 1;
+        let stage1 = self.take_match(host_id?, parent_entity_id?, timestamp)?;
+        let stage2 = build();
+        debug_assert!(
+            stage2.timestamp == timestamp
+                && stage2.host_id.as_deref() == host_id
+                && stage2.parent.entity_id.as_deref() == parent_entity_id
+                && !self.is_stage1(&stage2)
+                && self.is_stage2(&stage2),
+            "process_stage2_key: the built event is not the stage 2 described"
+        );
+        Some(Alert {
+            stage1,
+            stage2: Arc::new(stage2),
+        })
+    }
+
+    /// A stage 1 of (`host_id`, `entity_id`) is held now (it may still be older than maxspan
+    /// relative to a later stage 2).
+    pub fn is_pending(&self, host_id: &str, entity_id: &str) -> bool {
+        self.pending
+            .get(host_id)
+            .is_some_and(|by_entity| by_entity.contains_key(entity_id))
+    }
+
     /// `process where host.os.type == "linux" and event.type == "start" and
     /// event.action == "exec" and process.parent.executable in <parent_executables>`.
     pub fn is_stage1(&self, e: &Event) -> bool {
@@ -280,9 +319,23 @@ impl Engine {
     fn match_stage2(&mut self, event: Event) -> Option<Alert> {
         let host = event.host_id.as_deref()?;
         let parent = event.parent.entity_id.as_deref()?;
+        let stage1 = self.take_match(host, parent, event.timestamp)?;
+        Some(Alert {
+            stage1,
+            stage2: Arc::new(event),
+        })
+    }
+
+    /// The held stage 1 of (`host`, `parent`) that a stage 2 at `timestamp` completes, consumed.
+    fn take_match(
+        &mut self,
+        host: &str,
+        parent: &str,
+        timestamp: TimestampNs,
+    ) -> Option<Arc<Event>> {
         let by_entity = self.pending.get_mut(host)?;
         let held = by_entity.get(parent)?;
-        if !within_maxspan(held.stage1.timestamp, event.timestamp) {
+        if !within_maxspan(held.stage1.timestamp, timestamp) {
             return None;
         }
         let consumed = by_entity.remove(parent)?;
@@ -291,10 +344,7 @@ impl Engine {
         }
         self.pending_len -= 1;
         self.stats.alerts += 1;
-        Some(Alert {
-            stage1: consumed.stage1,
-            stage2: Arc::new(event),
-        })
+        Some(consumed.stage1)
     }
 
     /// Evicts the oldest live entry; false when none is held.

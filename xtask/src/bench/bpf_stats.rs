@@ -1,0 +1,289 @@
+//! The kernel's own accounting of BPF program time: the benchmark's noise-free measure. While
+//! the guard from [`enable`] lives, the kernel adds every program run's duration and count to
+//! that program's `run_time_ns` and `run_cnt`. It uses BPF_ENABLE_STATS, the same switch as
+//! `sysctl kernel.bpf_stats_enabled=1` but held by a file descriptor: the kernel turns it off
+//! when the descriptor closes, however xtask ends (error, panic, Ctrl-C, kill), and the sysctl
+//! itself, with whatever value someone else gave it, is never touched.
+//!
+//! A sensor process's programs are the ones with a sensor or floor name whose ids appeared
+//! after it started ([`Baseline`], [`SensorPrograms::find`]); before each start no such program
+//! may be loaded, so another running sensor is an error, never a silent mix-up. The kernel
+//! keeps 15 bytes of a name (`inet_sock_set_s`), so both sensor tracepoint programs show as
+//! `sched_process_e`: names are matched by prefix, and only counts are checked.
+
+use std::os::fd::OwnedFd;
+
+use anyhow::{Context, Result, bail};
+use aya::{
+    programs::loaded_programs,
+    sys::{Stats, enable_stats},
+};
+
+use super::Config;
+
+/// BPF_OBJ_NAME_LEN - 1: the bytes of a program's name the kernel keeps.
+const KERNEL_NAME_LEN: usize = 15;
+
+/// What `sshd-sensor run --empty-programs` attaches (sensor-user's `kernel/loader.rs`).
+const FLOOR_PROGRAMS: [&str; 3] = ["noop_exec", "noop_exit", "noop_sock_set_state"];
+
+/// What the sensor may attach: exec, exit, and one connect hook (the tracepoint, or its fentry
+/// or kprobe fallback); `sensor_common::names`.
+const SENSOR_PROGRAMS: [&str; 5] = [
+    "sched_process_exec",
+    "sched_process_exit",
+    "inet_sock_set_state",
+    "tcp_connect_fentry",
+    "tcp_connect_kprobe",
+];
+
+/// Programs one sensor process attaches, floor or not: exec, exit, connect.
+const PROGRAMS_PER_SENSOR: usize = 3;
+
+/// Keeps BPF run-time statistics on; dropping it (or exiting) turns them off.
+pub struct StatsEnabled(#[expect(dead_code, reason = "held for its Drop")] OwnedFd);
+
+pub fn enable() -> Result<StatsEnabled> {
+    let fd = enable_stats(Stats::RunTime)
+        .context("could not enable BPF run-time statistics (BPF_ENABLE_STATS, Linux 5.8+)")?;
+    Ok(StatsEnabled(fd))
+}
+
+/// One loaded program as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub id: u32,
+    /// At most [`KERNEL_NAME_LEN`] bytes.
+    pub name: String,
+    pub run_time_ns: u64,
+    pub run_cnt: u64,
+}
+
+/// Run time and runs, summed over one sensor process's programs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub run_time_ns: u64,
+    pub run_cnt: u64,
+}
+
+impl Counters {
+    /// What accumulated between `earlier` and `self`.
+    pub fn since(self, earlier: Counters) -> Counters {
+        Counters {
+            run_time_ns: self.run_time_ns.saturating_sub(earlier.run_time_ns),
+            run_cnt: self.run_cnt.saturating_sub(earlier.run_cnt),
+        }
+    }
+}
+
+/// Every program loaded on the host. One that is unloaded between the kernel listing its id
+/// and xtask opening it fails alone and is skipped; a listing that yields only errors fails.
+fn loaded() -> Result<Vec<Program>> {
+    let mut programs = Vec::new();
+    let mut first_error = None;
+    for info in loaded_programs() {
+        match info {
+            Ok(info) => programs.push(Program {
+                id: info.id(),
+                name: String::from_utf8_lossy(info.name()).into_owned(),
+                run_time_ns: u64::try_from(info.run_time().as_nanos()).unwrap_or(u64::MAX),
+                run_cnt: info.run_count(),
+            }),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) if programs.is_empty() => Err(e).context("could not list loaded BPF programs"),
+        _ => Ok(programs),
+    }
+}
+
+/// Whether the kernel's (truncated) `name` is `full`'s.
+fn is_named(name: &str, full: &str) -> bool {
+    full.get(..full.len().min(KERNEL_NAME_LEN)) == Some(name)
+}
+
+fn is_any(name: &str, fulls: &[&str]) -> bool {
+    fulls.iter().any(|full| is_named(name, full))
+}
+
+fn is_sensor_or_floor(name: &str) -> bool {
+    is_any(name, &SENSOR_PROGRAMS) || is_any(name, &FLOOR_PROGRAMS)
+}
+
+fn describe(programs: &[&Program]) -> String {
+    let each: Vec<String> = programs
+        .iter()
+        .map(|p| format!("{} (id {})", p.name, p.id))
+        .collect();
+    each.join(", ")
+}
+
+/// The programs loaded before a sensor starts: none of them may be a sensor's.
+pub struct Baseline {
+    max_id: u32,
+}
+
+impl Baseline {
+    pub fn take() -> Result<Baseline> {
+        Baseline::of(&loaded()?)
+    }
+
+    fn of(programs: &[Program]) -> Result<Baseline> {
+        let sensors: Vec<&Program> = programs
+            .iter()
+            .filter(|p| is_sensor_or_floor(&p.name))
+            .collect();
+        if !sensors.is_empty() {
+            bail!(
+                "another sshd-sensor seems to be running: its BPF programs {} are loaded and \
+                 would run during the storms; stop it (`systemctl stop sshd-sensor`?) first",
+                describe(&sensors)
+            );
+        }
+        let max_id = programs.iter().map(|p| p.id).max().unwrap_or(0);
+        Ok(Baseline { max_id })
+    }
+}
+
+/// The programs one running sensor process loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensorPrograms {
+    ids: Vec<u32>,
+    /// Kernel (truncated) names, in id order.
+    pub names: Vec<String>,
+}
+
+impl SensorPrograms {
+    /// Finds the programs the sensor started after `baseline` loaded.
+    pub fn find(baseline: &Baseline, config: Config) -> Result<SensorPrograms> {
+        SensorPrograms::select(baseline, config, &loaded()?)
+    }
+
+    fn select(baseline: &Baseline, config: Config, programs: &[Program]) -> Result<Self> {
+        let expected: &[&str] = match config {
+            Config::Floor => &FLOOR_PROGRAMS,
+            Config::Sensor => &SENSOR_PROGRAMS,
+            Config::None => &[],
+        };
+        let mut new: Vec<&Program> = programs
+            .iter()
+            .filter(|p| p.id > baseline.max_id && is_sensor_or_floor(&p.name))
+            .collect();
+        new.sort_by_key(|p| p.id);
+        let ours = new.iter().filter(|p| is_any(&p.name, expected)).count();
+        if ours != PROGRAMS_PER_SENSOR || new.len() != PROGRAMS_PER_SENSOR {
+            bail!(
+                "expected the {} {PROGRAMS_PER_SENSOR} programs ({}) to be newly loaded, found: [{}]",
+                config.label(),
+                expected.join(", "),
+                describe(&new)
+            );
+        }
+        Ok(SensorPrograms {
+            ids: new.iter().map(|p| p.id).collect(),
+            names: new.iter().map(|p| p.name.clone()).collect(),
+        })
+    }
+
+    /// Current totals over these programs; fails if one is gone (the sensor died).
+    pub fn read(&self) -> Result<Counters> {
+        self.sum(&loaded()?)
+    }
+
+    fn sum(&self, programs: &[Program]) -> Result<Counters> {
+        let mut total = Counters::default();
+        for id in &self.ids {
+            let Some(p) = programs.iter().find(|p| p.id == *id) else {
+                bail!("BPF program id {id} is no longer loaded: did the sensor exit?");
+            };
+            total.run_time_ns += p.run_time_ns;
+            total.run_cnt += p.run_cnt;
+        }
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prog(id: u32, name: &str, run_time_ns: u64, run_cnt: u64) -> Program {
+        Program {
+            id,
+            name: name.to_owned(),
+            run_time_ns,
+            run_cnt,
+        }
+    }
+
+    #[test]
+    fn truncated_names_match_by_prefix() {
+        assert!(is_named("inet_sock_set_s", "inet_sock_set_state"));
+        assert!(is_named("sched_process_e", "sched_process_exit"));
+        assert!(is_named("noop_exec", "noop_exec"));
+        assert!(!is_named("noop_exe", "noop_exec"));
+        assert!(!is_named("inet_sock_set_state_x", "inet_sock_set_state"));
+    }
+
+    #[test]
+    fn baseline_refuses_a_running_sensor() {
+        let err = Baseline::of(&[prog(7, "sd_fw_egress", 0, 0), prog(9, "noop_exit", 0, 0)])
+            .err()
+            .expect("a floor program is loaded");
+        assert!(err.to_string().contains("noop_exit (id 9)"), "{err}");
+        assert_eq!(
+            Baseline::of(&[prog(7, "x", 0, 0)]).expect("clean").max_id,
+            7
+        );
+    }
+
+    #[test]
+    fn select_takes_new_programs_of_the_config() {
+        let base = Baseline { max_id: 10 };
+        let loaded = [
+            prog(3, "sd_fw_ingress", 1, 1),
+            prog(13, "inet_sock_set_s", 5, 1),
+            prog(11, "sched_process_e", 1, 1),
+            prog(12, "sched_process_e", 2, 1),
+            prog(14, "unrelated", 9, 9),
+        ];
+        let found = SensorPrograms::select(&base, Config::Sensor, &loaded).expect("sensor");
+        assert_eq!(found.ids, [11, 12, 13]);
+        let sum = found.sum(&loaded).expect("all loaded");
+        assert_eq!(
+            sum,
+            Counters {
+                run_time_ns: 8,
+                run_cnt: 3
+            }
+        );
+        assert!(found.sum(&loaded[..2]).is_err());
+        // The floor's names are not the sensor's, and a fourth program means two sensors.
+        assert!(SensorPrograms::select(&base, Config::Floor, &loaded).is_err());
+        let mut two = loaded.to_vec();
+        two.push(prog(15, "noop_exec", 0, 0));
+        assert!(SensorPrograms::select(&base, Config::Sensor, &two).is_err());
+    }
+
+    #[test]
+    fn counters_since() {
+        let a = Counters {
+            run_time_ns: 100,
+            run_cnt: 4,
+        };
+        let b = Counters {
+            run_time_ns: 350,
+            run_cnt: 9,
+        };
+        assert_eq!(
+            b.since(a),
+            Counters {
+                run_time_ns: 250,
+                run_cnt: 5
+            }
+        );
+    }
+}
