@@ -27,6 +27,13 @@ pub const COMM_LEN: usize = 16;
 /// 1 s maxspan, so the kernel passes a superset and userspace decides exactly.
 pub const KERNEL_WINDOW_NS: u64 = 1_250_000_000;
 
+/// Offset of `newstate` in the `sock/inet_sock_set_state` record on every kernel since 4.16
+/// (the 8-byte common header, `skaddr`, `oldstate`). The verifier only allows context reads at
+/// offsets fixed in the instruction, so the fast program reads it there; userspace attaches
+/// that program only when the tracepoint's `format` file confirms the offset, and the generic
+/// one (offset from the format file, read through a helper) otherwise.
+pub const TP_SK_NEWSTATE_FAST: u32 = 20;
+
 /// Names of maps and programs in the object; userspace reports a missing one as an error.
 pub mod names {
     pub const EVENTS: &str = "EVENTS";
@@ -37,6 +44,7 @@ pub mod names {
     pub const PROG_EXEC: &str = "sched_process_exec";
     pub const PROG_EXIT: &str = "sched_process_exit";
     pub const PROG_CONNECT_TP: &str = "inet_sock_set_state";
+    pub const PROG_CONNECT_TP_FAST: &str = "inet_sock_set_state_fast";
     pub const PROG_CONNECT_FENTRY: &str = "tcp_connect_fentry";
     pub const PROG_CONNECT_KPROBE: &str = "tcp_connect_kprobe";
 }

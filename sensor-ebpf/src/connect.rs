@@ -12,10 +12,11 @@
 //! A connect is sent only when the connecting process's parent is a recent stage-1 process.
 
 use aya_ebpf::{
+    EbpfContext,
     macros::{fentry, kprobe, tracepoint},
     programs::{FEntryContext, ProbeContext, TracePointContext},
 };
-use sensor_common::{AF_INET, AF_INET6, ConnectEvent, Header, KIND_CONNECT};
+use sensor_common::{AF_INET, AF_INET6, ConnectEvent, Header, KIND_CONNECT, TP_SK_NEWSTATE_FAST};
 
 use crate::{
     config::off,
@@ -31,6 +32,25 @@ const IPPROTO_TCP: u16 = 6;
 #[tracepoint(category = "sock", name = "inet_sock_set_state")]
 pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
     let _ = try_set_state(&ctx);
+    0
+}
+
+/// The same, for the layout whose `newstate` sits at [`TP_SK_NEWSTATE_FAST`] (checked by
+/// userspace against the format file): this tracepoint fires on every TCP state change of the
+/// host, and a direct context read rejects all but CLOSE -> SYN_SENT without a helper call.
+#[tracepoint(category = "sock", name = "inet_sock_set_state")]
+pub fn inet_sock_set_state_fast(ctx: TracePointContext) -> u32 {
+    // SAFETY: userspace attaches this program only when the format file puts the 4-byte
+    // `newstate` at this aligned offset inside the record.
+    let newstate = unsafe {
+        (ctx.as_ptr() as *const u8)
+            .add(TP_SK_NEWSTATE_FAST as usize)
+            .cast::<i32>()
+            .read()
+    };
+    if newstate == TCP_SYN_SENT {
+        let _ = try_set_state(&ctx);
+    }
     0
 }
 

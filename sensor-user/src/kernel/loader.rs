@@ -159,7 +159,7 @@ pub fn load(opts: &LoadOptions) -> Result<Sensor, LoadError> {
         attach_tracepoint(&mut ebpf, sock, "sock", "inet_sock_set_state")?;
         ConnectHook::Tracepoint
     } else {
-        attach_connect(&mut ebpf, opts.connect_hook, sock_problem)?
+        attach_connect(&mut ebpf, opts.connect_hook, sock_problem, &cfg)?
     };
 
     let ring = RingBuf::try_from(
@@ -260,11 +260,7 @@ fn attach_tracepoint(
 ) -> Result<(), LoadError> {
     let program: &mut TracePoint = ebpf
         .program_mut(prog)
-        .ok_or(LoadError::Missing(match prog {
-            names::PROG_EXEC => names::PROG_EXEC,
-            names::PROG_EXIT => names::PROG_EXIT,
-            _ => names::PROG_CONNECT_TP,
-        }))?
+        .ok_or(LoadError::Missing(prog))?
         .try_into()
         .map_err(classify)?;
     program.load().map_err(classify)?;
@@ -309,13 +305,20 @@ fn attach_connect(
     ebpf: &mut Ebpf,
     wanted: ConnectHook,
     sock_problem: Option<String>,
+    cfg: &Config,
 ) -> Result<ConnectHook, LoadError> {
+    // The fast program reads `newstate` at a fixed offset; only where the format file agrees.
+    let tracepoint_program = if cfg.tp_sk_newstate == sensor_common::TP_SK_NEWSTATE_FAST {
+        names::PROG_CONNECT_TP_FAST
+    } else {
+        names::PROG_CONNECT_TP
+    };
     choose_connect_hook(wanted, |hook| match hook {
         ConnectHook::Tracepoint => match &sock_problem {
             Some(problem) => Err(format!(
                 "tracepoint sock/inet_sock_set_state unusable: {problem}"
             )),
-            None => attach_tracepoint(ebpf, names::PROG_CONNECT_TP, "sock", "inet_sock_set_state")
+            None => attach_tracepoint(ebpf, tracepoint_program, "sock", "inet_sock_set_state")
                 .map_err(|e| e.to_string()),
         },
         ConnectHook::Fentry => attach_fentry(ebpf),

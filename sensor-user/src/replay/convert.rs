@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 
 use super::fields::{Fields, ProcessFields, Str, StrList};
-use super::time::parse_rfc3339;
+use super::time::{DateCache, parse_rfc3339, parse_rfc3339_with};
 use crate::event::{Destination, Event, Process, TimestampNs};
 use crate::rule::exclusions::normalize_ip;
 
@@ -48,8 +48,18 @@ pub struct Parsed {
 
 /// Validates one document: every value the event needs parses, the required fields are there.
 pub fn check(f: &Fields<'_>) -> Result<Parsed, FieldError> {
-    let timestamp =
-        time(f.timestamp.as_deref(), "@timestamp")?.ok_or(FieldError::Missing("@timestamp"))?;
+    check_with(f, &mut DateCache::default())
+}
+
+/// [`check`], with the date of the `@timestamp` before it in `cache` (same answers, faster).
+pub fn check_with(f: &Fields<'_>, cache: &mut DateCache) -> Result<Parsed, FieldError> {
+    let timestamp = match f.timestamp.as_deref() {
+        None => return Err(FieldError::Missing("@timestamp")),
+        Some(s) => parse_rfc3339_with(s, cache).ok_or_else(|| FieldError::Time {
+            field: "@timestamp",
+            value: s.to_owned(),
+        })?,
+    };
     if f.category.is_none() {
         return Err(FieldError::Missing("event.category"));
     }

@@ -27,6 +27,7 @@ pub struct StrList<'a> {
 }
 
 impl<'a> StrList<'a> {
+    #[inline]
     fn push(&mut self, s: Str<'a>) {
         if self.first.is_none() {
             self.first = Some(s);
@@ -325,12 +326,17 @@ fn step(at: Obj, seg: Option<u128>) -> Route {
 /// zero-padded), so matching it is a comparison of numbers; `None` for any other segment (no
 /// field's segment is longer or holds a NUL, so it matches nothing).
 pub(super) fn pack(seg: &[u8]) -> Option<u128> {
-    if seg.len() > 16 || seg.contains(&0) {
+    if seg.len() > 16 {
         return None;
     }
-    let mut buf = [0; 16];
-    buf[..seg.len()].copy_from_slice(seg);
-    Some(u128::from_le_bytes(buf))
+    let mut packed = 0;
+    for (i, &c) in seg.iter().enumerate() {
+        if c == 0 {
+            return None;
+        }
+        packed |= u128::from(c) << (8 * i);
+    }
+    Some(packed)
 }
 
 /// [`pack`] for the segments named in [`step`].

@@ -15,7 +15,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use super::ReplayError;
 use super::diagnostics::Diagnostics;
 use super::relevance::Relevance;
-use super::source::{Item, Source};
+use super::source::{Item, Source, Spare};
 use crate::event::TimestampNs;
 
 pub struct Merge {
@@ -30,6 +30,8 @@ pub struct Merge {
     last: Option<(TimestampNs, usize, u64)>,
     /// Most items held at once.
     pub peak: usize,
+    /// Line buffers given back ([`Merge::recycle`]) for the sources to reuse.
+    spare: Spare,
 }
 
 impl Merge {
@@ -42,6 +44,7 @@ impl Merge {
             capacity: capacity.max(1),
             last: None,
             peak: 0,
+            spare: Spare::default(),
         }
     }
 
@@ -73,7 +76,7 @@ impl Merge {
                 return Ok(self.release());
             };
             let source = &mut self.sources[lagging];
-            let read = source.next_item(relevance, diag);
+            let read = source.next_item(relevance, diag, &mut self.spare);
             let item = read.map_err(|source_err| ReplayError::Read {
                 name: source.name.clone(),
                 source: source_err,
@@ -92,6 +95,11 @@ impl Merge {
                 self.peak = self.peak.max(self.len());
             }
         }
+    }
+
+    /// Gives back the line buffer of a released item that is done with.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.spare.put(buf);
     }
 
     /// No unfinished input can still produce an event at or before `ts`.

@@ -127,12 +127,16 @@ pub fn replay(
                 originals.insert(&event, raw);
                 (engine.process(*event), None)
             }
-            Body::Stage2 { event, raw } => (engine.process(*event), Some(raw)),
+            Body::Stage2 { event, raw } => (engine.process(*event), Some(raw.into_vec())),
             Body::Stage2Line(held) => {
                 let (host_id, parent_entity_id) = held.key();
                 let alert = engine.process_stage2_key(ts, host_id, parent_entity_id, || {
                     source::stage2_event(held.raw(), ts, host_id, parent_entity_id)
                 });
+                if alert.is_none() {
+                    merge.recycle(held.into_raw());
+                    continue;
+                }
                 (alert, Some(held.into_raw()))
             }
         };

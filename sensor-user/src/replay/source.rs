@@ -15,6 +15,7 @@ use super::diagnostics::Diagnostics;
 use super::fields;
 use super::input::{Line, LineReader};
 use super::relevance::{Relevance, Stage};
+use super::time::DateCache;
 use crate::event::{Event, TimestampNs};
 
 /// One relevant event and where it came from.
@@ -48,7 +49,7 @@ pub enum Body {
 
 /// The raw line of a stage 2 and where its join key is in it.
 pub struct Stage2Line {
-    raw: Box<[u8]>,
+    raw: Vec<u8>,
     host_id: Option<Span>,
     parent_entity_id: Option<Span>,
 }
@@ -74,16 +75,25 @@ impl Span {
 
 impl Stage2Line {
     /// `line` (the bytes of a document with these fields), if both key fields are slices of it
-    /// or null.
-    fn new(line: &[u8], host_id: Option<&str>, parent_entity_id: Option<&str>) -> Option<Self> {
+    /// or null; copied into a buffer from `spare` when there is one.
+    fn new(
+        line: &[u8],
+        host_id: Option<&str>,
+        parent_entity_id: Option<&str>,
+        spare: &mut Spare,
+    ) -> Option<Self> {
         let span = |s: Option<&str>| match s {
             None => Some(None),
             Some(s) => Span::of(s, line).map(Some),
         };
+        let (host_id, parent_entity_id) = (span(host_id)?, span(parent_entity_id)?);
+        let mut raw = spare.0.pop().unwrap_or_default();
+        raw.clear();
+        raw.extend_from_slice(line);
         Some(Stage2Line {
-            host_id: span(host_id)?,
-            parent_entity_id: span(parent_entity_id)?,
-            raw: Box::from(line),
+            raw,
+            host_id,
+            parent_entity_id,
         })
     }
 
@@ -104,8 +114,25 @@ impl Stage2Line {
         &self.raw
     }
 
-    pub fn into_raw(self) -> Box<[u8]> {
+    pub fn into_raw(self) -> Vec<u8> {
         self.raw
+    }
+}
+
+/// Line buffers of released stage-2 items, for the next ones: most stage 2s then cost no
+/// allocation. Holds at most [`Spare::MAX`] buffers of at most [`Spare::MAX_BYTES`] each.
+#[derive(Default)]
+pub struct Spare(Vec<Vec<u8>>);
+
+impl Spare {
+    const MAX: usize = 64;
+    const MAX_BYTES: usize = 16 * 1024;
+
+    /// Keeps `buf` for reuse if there is room and it is not large.
+    pub fn put(&mut self, buf: Vec<u8>) {
+        if self.0.len() < Self::MAX && buf.capacity() <= Self::MAX_BYTES {
+            self.0.push(buf);
+        }
     }
 }
 
@@ -143,6 +170,8 @@ pub struct Source {
     pub newest: Option<TimestampNs>,
     pub done: bool,
     pub stats: SourceStats,
+    /// The date of this input's last `@timestamp`.
+    dates: DateCache,
 }
 
 impl Source {
@@ -154,6 +183,7 @@ impl Source {
             newest: None,
             done: false,
             stats: SourceStats::default(),
+            dates: DateCache::default(),
         }
     }
 
@@ -162,6 +192,7 @@ impl Source {
         &mut self,
         relevance: &Relevance,
         diag: &mut Diagnostics,
+        spare: &mut Spare,
     ) -> std::io::Result<Option<Item>> {
         loop {
             let Some(status) = self.reader.next_line()? else {
@@ -183,7 +214,7 @@ impl Source {
             if is_blank(text) {
                 continue;
             }
-            match classify(text, relevance) {
+            match classify(text, relevance, spare, &mut self.dates) {
                 Err((kind, msg)) => diag.bad_line(&self.name, line, kind, &msg),
                 Ok((timestamp, body)) => {
                     self.stats.valid += 1;
@@ -213,13 +244,18 @@ type Classified = (TimestampNs, Option<Body>);
 
 /// Parses and validates one line: its timestamp, and what the merge holds of it when it is
 /// relevant.
-fn classify(line: &[u8], relevance: &Relevance) -> Result<Classified, (&'static str, String)> {
+fn classify(
+    line: &[u8],
+    relevance: &Relevance,
+    spare: &mut Spare,
+    dates: &mut DateCache,
+) -> Result<Classified, (&'static str, String)> {
     let mut fields = fields::Fields::default();
     fields::parse_into(line, &mut fields).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ("wrong type", e.to_string()),
         _ => ("invalid JSON", e.to_string()),
     })?;
-    let parsed = convert::check(&fields).map_err(|e| (e.kind(), e.to_string()))?;
+    let parsed = convert::check_with(&fields, dates).map_err(|e| (e.kind(), e.to_string()))?;
     let stage = relevance.stage(&fields, &parsed);
     relevance.debug_check(line, stage);
     let body = match stage {
@@ -233,6 +269,7 @@ fn classify(line: &[u8], relevance: &Relevance) -> Result<Classified, (&'static 
                 line,
                 fields.host_id.as_deref(),
                 fields.parent.entity_id.as_deref(),
+                spare,
             ) {
                 Some(held) => Body::Stage2Line(held),
                 None => Body::Stage2 {

@@ -10,10 +10,37 @@ const NANOS_PER_SEC: i128 = 1_000_000_000;
 
 /// `s` as ns since the Unix epoch, or `None` when it is not an RFC 3339 date-time.
 pub fn parse_rfc3339(s: &str) -> Option<TimestampNs> {
+    parse_rfc3339_with(s, &mut DateCache::default())
+}
+
+/// The date and time of day (the first 19 bytes) of the last string [`parse_rfc3339_with`]
+/// parsed, as seconds: consecutive events mostly share them, so only the fraction and offset
+/// are read again.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DateCache {
+    prefix: Option<([u8; 19], i64)>,
+}
+
+/// [`parse_rfc3339`], reusing `cache` when `s` has the same first 19 bytes (same answers).
+pub fn parse_rfc3339_with(s: &str, cache: &mut DateCache) -> Option<TimestampNs> {
     let b = s.as_bytes();
     if b.len() < 20 {
         return None;
     }
+    let prefix: [u8; 19] = b[..19].try_into().ok()?;
+    let local_secs = match cache.prefix {
+        Some((cached, secs)) if cached == prefix => secs,
+        _ => {
+            let secs = date_time_secs(&prefix)?;
+            cache.prefix = Some((prefix, secs));
+            secs
+        }
+    };
+    with_fraction_and_offset(b, local_secs)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` as seconds since the Unix epoch (before any offset).
+fn date_time_secs(b: &[u8; 19]) -> Option<i64> {
     let year = digits(b, 0, 4)?;
     let month = digits(b, 5, 2)?;
     let day = digits(b, 8, 2)?;
@@ -33,6 +60,12 @@ pub fn parse_rfc3339(s: &str) -> Option<TimestampNs> {
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// The rest of `b` after its first 19 bytes (`local_secs`): fraction, then `Z` or an offset.
+fn with_fraction_and_offset(b: &[u8], local_secs: i64) -> Option<TimestampNs> {
     let mut i = 19;
     let mut nanos: i64 = 0;
     if b.get(i) == Some(&b'.') {
@@ -65,8 +98,7 @@ pub fn parse_rfc3339(s: &str) -> Option<TimestampNs> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    let secs = local_secs - offset_secs;
     let total = i128::from(secs) * NANOS_PER_SEC + i128::from(nanos);
     TimestampNs::try_from(total).ok()
 }

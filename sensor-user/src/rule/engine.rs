@@ -110,6 +110,8 @@ pub struct Engine {
     /// The newest event timestamp seen.
     watermark: Option<TimestampNs>,
     stats: EngineStats,
+    /// Says "not held" for most keys that are not, without SipHash (see [`KeyFilter`]).
+    filter: KeyFilter,
 }
 
 impl Engine {
@@ -125,6 +127,7 @@ impl Engine {
             next_generation: 0,
             watermark: None,
             stats: EngineStats::default(),
+            filter: KeyFilter::new(),
         }
     }
 
@@ -237,15 +240,17 @@ impl Engine {
         self.expire();
     }
 
-    /// Pops stale and expired entries off the front of the queue: each entry is popped once,
-    /// so this is amortised O(1) per event.
+    /// Pops expired entries (and stale ones among them) off the front of the queue: each entry
+    /// is popped once, so this is amortised O(1) per event. The queue is in time order, so an
+    /// unexpired front ends it without a lookup; stale entries behind it wait for their expiry
+    /// or [`Engine::compact_if_mostly_stale`], which is all the same to every answer and count.
     fn expire(&mut self) {
         let Some(now) = self.watermark else { return };
         while let Some(front) = self.queue.front() {
-            let live = self.is_live(front);
-            if live && !expired(front.timestamp, now) {
+            if !expired(front.timestamp, now) {
                 break;
             }
+            let live = self.is_live(front);
             if let Some(front) = self.queue.pop_front()
                 && live
             {
@@ -301,6 +306,10 @@ impl Engine {
                 },
             );
             self.pending_len += 1;
+            self.filter.insert(host, entity);
+            if self.filter.inserted > 2 * self.pending_len + KeyFilter::SLACK {
+                self.filter.rebuild(&self.pending);
+            }
         }
         self.next_generation += 1;
         let timestamp = stage1.timestamp;
@@ -333,6 +342,9 @@ impl Engine {
         parent: &str,
         timestamp: TimestampNs,
     ) -> Option<Arc<Event>> {
+        if !self.filter.may_hold(host, parent) {
+            return None;
+        }
         let by_entity = self.pending.get_mut(host)?;
         let held = by_entity.get(parent)?;
         if !within_maxspan(held.stage1.timestamp, timestamp) {
@@ -401,6 +413,79 @@ impl Engine {
         queue.retain(|q| self.is_live(q));
         self.queue = queue;
     }
+}
+
+/// One bit per value of a cheap hash of (host, entity): set for every key held (each is set
+/// when the key is stored; the bits are rebuilt from the held keys once insertions since the
+/// last rebuild outnumber them), so a clear bit proves a key is not held. Collisions only cost
+/// the exact lookup that follows, so a crafted input can make it useless but never wrong.
+#[derive(Debug)]
+struct KeyFilter {
+    bits: Box<[u64]>,
+    /// Keys set since the last rebuild.
+    inserted: usize,
+}
+
+impl KeyFilter {
+    /// 2^16 bits (8 KiB).
+    const BITS_LOG2: u32 = 16;
+    /// Insertions tolerated beyond twice the held keys before a rebuild.
+    const SLACK: usize = 4096;
+
+    fn new() -> Self {
+        Self {
+            bits: vec![0; 1 << (Self::BITS_LOG2 - 6)].into_boxed_slice(),
+            inserted: 0,
+        }
+    }
+
+    fn slot(host: &str, entity: &str) -> (usize, u64) {
+        let h = key_hash(host, entity) >> (64 - Self::BITS_LOG2);
+        ((h >> 6) as usize, 1 << (h & 63))
+    }
+
+    fn insert(&mut self, host: &str, entity: &str) {
+        let (word, bit) = Self::slot(host, entity);
+        if let Some(w) = self.bits.get_mut(word) {
+            *w |= bit;
+        }
+        self.inserted += 1;
+    }
+
+    fn may_hold(&self, host: &str, entity: &str) -> bool {
+        let (word, bit) = Self::slot(host, entity);
+        self.bits.get(word).is_none_or(|w| w & bit != 0)
+    }
+
+    fn rebuild(&mut self, pending: &HashMap<String, HashMap<String, Pending>>) {
+        self.bits.fill(0);
+        self.inserted = 0;
+        for (host, by_entity) in pending {
+            for entity in by_entity.keys() {
+                self.insert(host, entity);
+            }
+        }
+    }
+}
+
+/// A fast 64-bit hash of (host, entity), eight bytes at a time (not DoS-resistant: only
+/// [`KeyFilter`] uses it).
+fn key_hash(host: &str, entity: &str) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (host.len() as u64).wrapping_mul(K);
+    for part in [host.as_bytes(), entity.as_bytes()] {
+        let mut rest = part;
+        while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+            h = (h ^ u64::from_le_bytes(*chunk)).wrapping_mul(K).rotate_left(31);
+            rest = tail;
+        }
+        let mut last = 0x80;
+        for &b in rest {
+            last = (last << 8) | u64::from(b);
+        }
+        h = (h ^ last).wrapping_mul(K).rotate_left(31);
+    }
+    (h ^ (h >> 29)).wrapping_mul(K)
 }
 
 fn exclusions_of(config: &RuleConfig) -> Exclusions {

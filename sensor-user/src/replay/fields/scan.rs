@@ -125,7 +125,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string without escapes as `str`.
-    #[inline]
+    #[inline(always)]
     fn plain_utf8(&mut self) -> Option<&'a str> {
         match self.plain_str()? {
             // SAFETY: `special` saw every byte of `raw` and none is over 0x7f: ASCII is UTF-8.
@@ -135,7 +135,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string value kept as `str`, or null.
-    #[inline]
+    #[inline(always)]
     fn opt_str(&mut self) -> Option<Option<Str<'a>>> {
         if self.peek()? == b'n' {
             self.literal(b"null")?;
