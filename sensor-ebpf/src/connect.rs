@@ -31,7 +31,11 @@ const IPPROTO_TCP: u16 = 6;
 
 #[tracepoint(category = "sock", name = "inet_sock_set_state")]
 pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
-    let _ = try_set_state(&ctx);
+    // SAFETY: the offset comes from the format file; a bad read yields an error.
+    let newstate: Result<i32, i32> = unsafe { ctx.read_at(off!(tp_sk_newstate)) };
+    if newstate == Ok(TCP_SYN_SENT) {
+        let _ = try_set_state(&ctx);
+    }
     0
 }
 
@@ -54,16 +58,17 @@ pub fn inet_sock_set_state_fast(ctx: TracePointContext) -> u32 {
     0
 }
 
+/// A transition to SYN_SENT: cheapest test first. Most connects on a host are not made by a
+/// child of a recent stage-1 process, so lineage is checked before the record is read.
 fn try_set_state(ctx: &TracePointContext) -> Result<(), i32> {
     if off!(ready) == 0 {
         return Ok(());
     }
+    let Some(lineage) = Lineage::of_stage2_candidate()? else {
+        return Ok(());
+    };
     // SAFETY (all reads below): offsets come from the tracepoint's format file; read_at uses
     // bpf_probe_read_kernel, which tolerates any address.
-    let newstate: i32 = unsafe { ctx.read_at(off!(tp_sk_newstate))? };
-    if newstate != TCP_SYN_SENT {
-        return Ok(());
-    }
     let oldstate: i32 = unsafe { ctx.read_at(off!(tp_sk_oldstate))? };
     if oldstate != TCP_CLOSE {
         return Ok(());
@@ -87,7 +92,8 @@ fn try_set_state(ctx: &TracePointContext) -> Result<(), i32> {
         AF_INET6 => daddr = unsafe { ctx.read_at(off!(tp_sk_daddr_v6))? },
         _ => return Ok(()),
     }
-    emit(family, dport, daddr)
+    lineage.emit(family, dport, daddr);
+    Ok(())
 }
 
 #[fentry(function = "tcp_connect")]
@@ -111,6 +117,9 @@ fn from_sock(sk: *const u8) -> Result<(), i32> {
     if off!(ready) == 0 || sk.is_null() {
         return Ok(());
     }
+    let Some(lineage) = Lineage::of_stage2_candidate()? else {
+        return Ok(());
+    };
     // SAFETY (all reads): probe reads through BTF offsets; a bad address yields an error.
     let family: u16 = unsafe { task::read(sk, off!(skc_family))? };
     let dport = u16::from_be(unsafe { task::read::<u16>(sk, off!(skc_dport))? });
@@ -123,37 +132,52 @@ fn from_sock(sk: *const u8) -> Result<(), i32> {
         AF_INET6 => daddr = unsafe { task::read(sk, off!(skc_v6_daddr))? },
         _ => return Ok(()),
     }
-    emit(family, dport, daddr)
+    lineage.emit(family, dport, daddr);
+    Ok(())
 }
 
-/// Sends the attempt if the current process's parent is a recent stage-1 process.
-#[inline(always)]
-fn emit(family: u16, dport: u16, daddr: [u8; 16]) -> Result<(), i32> {
-    let now = bpf_ktime_get_ns_safe();
-    let current = task::current();
-    let parent = task::parent_of(current)?;
-    let ppid = task::tgid_of(parent)?;
-    if !is_recent_stage1(parent, ppid, now) {
-        return Ok(());
+/// The connecting task and its parent, when the parent is a recent stage-1 process.
+struct Lineage {
+    now: u64,
+    current: *const u8,
+    parent: *const u8,
+}
+
+impl Lineage {
+    #[inline(always)]
+    fn of_stage2_candidate() -> Result<Option<Lineage>, i32> {
+        let now = bpf_ktime_get_ns_safe();
+        let current = task::current();
+        let parent = task::parent_of(current)?;
+        let ppid = task::tgid_of(parent)?;
+        Ok(is_recent_stage1(parent, ppid, now).then_some(Lineage {
+            now,
+            current,
+            parent,
+        }))
     }
-    let Some(mut slot) = EVENTS.reserve::<ConnectEvent>(0) else {
-        count_drop();
-        return Ok(());
-    };
-    let ev = slot.as_mut_ptr();
-    // SAFETY: `ev` is a reserved, exclusively owned record; every field is written.
-    unsafe {
-        (*ev).header = Header {
-            kind: KIND_CONNECT,
-            flags: 0,
-            ktime_ns: now,
+
+    /// Sends the attempt to userspace (a failed reservation is counted).
+    #[inline(always)]
+    fn emit(&self, family: u16, dport: u16, daddr: [u8; 16]) {
+        let Some(mut slot) = EVENTS.reserve::<ConnectEvent>(0) else {
+            count_drop();
+            return;
         };
-        task::fill(&mut (*ev).task, current, parent);
-        (*ev).family = family;
-        (*ev).dport = dport;
-        (*ev)._pad = 0;
-        (*ev).daddr = daddr;
+        let ev = slot.as_mut_ptr();
+        // SAFETY: `ev` is a reserved, exclusively owned record; every field is written.
+        unsafe {
+            (*ev).header = Header {
+                kind: KIND_CONNECT,
+                flags: 0,
+                ktime_ns: self.now,
+            };
+            task::fill(&mut (*ev).task, self.current, self.parent);
+            (*ev).family = family;
+            (*ev).dport = dport;
+            (*ev)._pad = 0;
+            (*ev).daddr = daddr;
+        }
+        slot.submit(0);
     }
-    slot.submit(0);
-    Ok(())
 }

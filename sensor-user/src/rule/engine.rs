@@ -306,7 +306,7 @@ impl Engine {
                 },
             );
             self.pending_len += 1;
-            self.filter.insert(host, entity);
+            self.filter.insert(entity);
             if self.filter.inserted > 2 * self.pending_len + KeyFilter::SLACK {
                 self.filter.rebuild(&self.pending);
             }
@@ -342,7 +342,7 @@ impl Engine {
         parent: &str,
         timestamp: TimestampNs,
     ) -> Option<Arc<Event>> {
-        if !self.filter.may_hold(host, parent) {
+        if !self.filter.may_hold(parent) {
             return None;
         }
         let by_entity = self.pending.get_mut(host)?;
@@ -415,7 +415,7 @@ impl Engine {
     }
 }
 
-/// One bit per value of a cheap hash of (host, entity): set for every key held (each is set
+/// One bit per value of a cheap hash of a key's entity id: set for every key held (each is set
 /// when the key is stored; the bits are rebuilt from the held keys once insertions since the
 /// last rebuild outnumber them), so a clear bit proves a key is not held. Collisions only cost
 /// the exact lookup that follows, so a crafted input can make it useless but never wrong.
@@ -439,51 +439,52 @@ impl KeyFilter {
         }
     }
 
-    fn slot(host: &str, entity: &str) -> (usize, u64) {
-        let h = key_hash(host, entity) >> (64 - Self::BITS_LOG2);
+    /// The bit of a key: by its entity id alone (the host rarely tells keys apart).
+    fn slot(entity: &str) -> (usize, u64) {
+        let h = key_hash(entity) >> (64 - Self::BITS_LOG2);
         ((h >> 6) as usize, 1 << (h & 63))
     }
 
-    fn insert(&mut self, host: &str, entity: &str) {
-        let (word, bit) = Self::slot(host, entity);
+    fn insert(&mut self, entity: &str) {
+        let (word, bit) = Self::slot(entity);
         if let Some(w) = self.bits.get_mut(word) {
             *w |= bit;
         }
         self.inserted += 1;
     }
 
-    fn may_hold(&self, host: &str, entity: &str) -> bool {
-        let (word, bit) = Self::slot(host, entity);
+    fn may_hold(&self, entity: &str) -> bool {
+        let (word, bit) = Self::slot(entity);
         self.bits.get(word).is_none_or(|w| w & bit != 0)
     }
 
     fn rebuild(&mut self, pending: &HashMap<String, HashMap<String, Pending>>) {
         self.bits.fill(0);
         self.inserted = 0;
-        for (host, by_entity) in pending {
-            for entity in by_entity.keys() {
-                self.insert(host, entity);
-            }
+        for entity in pending.values().flat_map(HashMap::keys) {
+            self.insert(entity);
         }
     }
 }
 
-/// A fast 64-bit hash of (host, entity), eight bytes at a time (not DoS-resistant: only
-/// [`KeyFilter`] uses it).
-fn key_hash(host: &str, entity: &str) -> u64 {
+/// A fast 64-bit hash of an entity id, eight bytes at a time (the last eight may overlap the
+/// ones before); not DoS-resistant: only [`KeyFilter`] uses it.
+fn key_hash(entity: &str) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = (host.len() as u64).wrapping_mul(K);
-    for part in [host.as_bytes(), entity.as_bytes()] {
-        let mut rest = part;
+    let mix = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(31);
+    let bytes = entity.as_bytes();
+    let mut h = (bytes.len() as u64).wrapping_mul(K);
+    if let Some(last) = bytes.last_chunk::<8>() {
+        let mut rest = bytes;
         while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
-            h = (h ^ u64::from_le_bytes(*chunk)).wrapping_mul(K).rotate_left(31);
+            h = mix(h, u64::from_le_bytes(*chunk));
             rest = tail;
         }
-        let mut last = 0x80;
-        for &b in rest {
-            last = (last << 8) | u64::from(b);
+        if !rest.is_empty() {
+            h = mix(h, u64::from_le_bytes(*last));
         }
-        h = (h ^ last).wrapping_mul(K).rotate_left(31);
+    } else {
+        h = mix(h, bytes.iter().fold(0, |w, &b| (w << 8) | u64::from(b)));
     }
     (h ^ (h >> 29)).wrapping_mul(K)
 }
@@ -509,3 +510,4 @@ fn expired(timestamp: TimestampNs, now: TimestampNs) -> bool {
 
 #[cfg(test)]
 mod tests;
+
