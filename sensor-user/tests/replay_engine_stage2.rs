@@ -37,14 +37,18 @@ fn same_answers_as_process() {
     let mut ts: TimestampNs = 1_700_000_000_000_000_000;
     let mut alerts = 0;
     for i in 0..200_000u64 {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let r = x >> 33;
         ts += (r % 5_000_000) as TimestampNs - 400_000;
-        let host = format!("h{}", r % 3);
+        // Independent choices from different bits of `x`.
+        let host = format!("h{}", (x >> 20) % 3);
         // Few keys at first, then mostly new ones: both hits and a filter that fills up.
-        let key = if i < 50_000 { r % 500 } else { r % 50_000 };
+        let k = x >> 40;
+        let key = if i < 50_000 { k % 500 } else { k % 50_000 };
         let entity = format!("e{key}");
-        if r % 4 == 0 {
+        if (x >> 10).is_multiple_of(4) {
             let e = event(ts, "exec", &host, &entity, "sshd");
             assert_eq!(plain.process(e.clone()), None);
             assert_eq!(keyed.process(e), None);

@@ -129,6 +129,9 @@ fn time(raw: Option<&str>, field: &'static str) -> Result<Option<TimestampNs>, F
 
 fn ip(raw: Option<&str>, field: &'static str) -> Result<Option<IpAddr>, FieldError> {
     raw.map(|s| {
+        if let Some(v4) = plain_ipv4(s) {
+            return Ok(IpAddr::V4(v4));
+        }
         s.parse().map_err(|_| FieldError::Ip {
             field,
             value: s.to_owned(),
@@ -137,6 +140,60 @@ fn ip(raw: Option<&str>, field: &'static str) -> Result<Option<IpAddr>, FieldErr
     .transpose()
 }
 
+/// Dotted-quad IPv4 (`a.b.c.d`, each 0 to 255 in one to three digits, no leading zero): a fast
+/// path that accepts only what `IpAddr::from_str` accepts, with the same value; anything else
+/// is left to it.
+fn plain_ipv4(s: &str) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.as_bytes().split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut n: u16 = 0;
+        for &d in part {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + u16::from(d - b'0');
+        }
+        *octet = u8::try_from(n).ok()?;
+    }
+    parts
+        .next()
+        .is_none()
+        .then_some(std::net::Ipv4Addr::from(octets))
+}
+
 fn owned(s: Option<Str<'_>>) -> Option<String> {
     s.map(Str::into_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::plain_ipv4;
+
+    #[test]
+    fn plain_ipv4_accepts_only_what_std_does() {
+        let mut cases: Vec<String> = "0.0.0.0|255.255.255.255|256.1.1.1|01.2.3.4|1.2.3|1.2.3.4.5|\
+             1..2.3|1.2.3.|.1.2.3|1.2.3.4 |+1.2.3.4|1.2.3.04|10.0.0.10|999.1.1.1|1.2.3.-4|\
+             ::ffff:1.2.3.4||1234.1.1.1|1.2.3.a"
+            .split('|')
+            .map(String::from)
+            .collect();
+        for a in ["0", "00", "7", "25", "255", "256", "300", "099"] {
+            cases.push(format!("{a}.1.{a}.2"));
+        }
+        for s in &cases {
+            let fast = plain_ipv4(s).map(IpAddr::V4);
+            let std = s.parse::<IpAddr>().ok();
+            assert!(fast.is_none() || fast == std, "{s:?}: {fast:?} vs {std:?}");
+            if std.is_some_and(|ip| ip.is_ipv4()) {
+                assert_eq!(fast, std, "{s:?}");
+            }
+        }
+    }
 }

@@ -510,4 +510,3 @@ fn expired(timestamp: TimestampNs, now: TimestampNs) -> bool {
 
 #[cfg(test)]
 mod tests;
-

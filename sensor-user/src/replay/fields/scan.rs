@@ -117,7 +117,9 @@ impl<'a> Scanner<'a> {
         let packed = match self.b.get(start..start + 16) {
             Some(word) if key.len() <= 16 => {
                 let word = u128::from_le_bytes(word.try_into().ok()?);
-                Some(word & (u128::MAX >> (8 * (16 - key.len()))))
+                // The empty key keeps no byte (a shift by 128 would overflow).
+                let keep = u128::MAX.checked_shr(8 * (16 - key.len() as u32));
+                Some(word & keep.unwrap_or(0))
             }
             _ => pack(key),
         };
