@@ -57,6 +57,13 @@ fn verified_proc_exe(pid: u32, exe: ExeId) -> Option<String> {
         .map(|p| p.to_string_lossy().into_owned())
 }
 
+/// argv of `pid` from `/proc/PID/cmdline` (call only after verifying the image).
+fn proc_cmdline(pid: u32) -> Option<Vec<String>> {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let len = u32::try_from(raw.len()).unwrap_or(u32::MAX);
+    Some(decode::args(&raw, len, len))
+}
+
 /// The exec'd path, resolved on this host, if it is the image the kernel reported.
 fn verified_path(filename: &str, exe: ExeId) -> Option<String> {
     if !filename.starts_with('/') {
@@ -182,8 +189,9 @@ impl Enricher {
         event.action = Some("exec".into());
         let filename =
             String::from_utf8_lossy(&ev.filename[..ev.filename_len as usize]).into_owned();
-        let executable =
-            verified_proc_exe(task.tgid, task.exe).or_else(|| verified_path(&filename, task.exe));
+        let proc_exe = verified_proc_exe(task.tgid, task.exe);
+        let proc_is_this_image = proc_exe.is_some();
+        let executable = proc_exe.or_else(|| verified_path(&filename, task.exe));
         let args = decode::args(&ev.args, ev.args_len, ev.args_total);
         event.process.executable = executable.clone();
         event.process.name = file_name(&executable);
@@ -191,7 +199,7 @@ impl Enricher {
         let mut session = None;
         if ev.header.flags & EXEC_STAGE1 != 0 {
             // The SSH login this shell serves; read only while /proc/PID is still this image.
-            if executable.is_some() && verified_proc_exe(task.tgid, task.exe).is_some() {
+            if proc_is_this_image {
                 session = fs::read(format!("/proc/{}/environ", task.tgid))
                     .ok()
                     .and_then(|env| Session::from_environ(&env));
@@ -204,9 +212,7 @@ impl Enricher {
             event.parent.name = file_name(&event.parent.executable);
             // sshd is long-lived: its command line and owner are read while it is verified.
             if verified_proc_exe(task.ppid, task.parent_exe).is_some() {
-                event.parent.args = fs::read(format!("/proc/{}/cmdline", task.ppid))
-                    .ok()
-                    .map(|raw| decode::args(&raw, raw.len() as u32, raw.len() as u32));
+                event.parent.args = proc_cmdline(task.ppid);
                 event.parent.user_id = fs::metadata(format!("/proc/{}", task.ppid))
                     .ok()
                     .map(|m| m.uid());
@@ -265,9 +271,7 @@ impl Enricher {
         } else if let Some(exe) = verified_proc_exe(task.tgid, task.exe) {
             event.process.name = file_name(&Some(exe.clone()));
             event.process.executable = Some(exe);
-            event.process.args = fs::read(format!("/proc/{}/cmdline", task.tgid))
-                .ok()
-                .map(|raw| decode::args(&raw, raw.len() as u32, raw.len() as u32));
+            event.process.args = proc_cmdline(task.tgid);
         } else if self
             .images
             .get(&parent_key)
