@@ -1,28 +1,48 @@
-//! The fast path of [`super::parse`]: one pass over the bytes of a line that fills [`Fields`]
-//! with the same routing ([`super::route`]) as the `serde` visitor, and validates everything
-//! else as JSON the way `serde_json` skips it (`IgnoredAny`: string escapes and control
-//! characters, number grammar, literals, nesting, nothing after the object but whitespace).
-//! It answers `None` for anything it does not handle itself (any error, an escape in a key or
-//! in a value it keeps, a number it would have to convert beyond plain digits, deep nesting),
-//! and then the `serde` visitor decides, with its error message. So it can only speed up
-//! what the visitor answers, never change it; `tests::scan_agrees_with_serde` checks that on
-//! mutated documents.
+//! The fast path of [`super::parse`], stage two: a walk over the bytes of a line that fills
+//! [`Fields`] with the same routing ([`super::route`]) as the `serde` visitor, and validates
+//! everything else as JSON the way `serde_json` skips it (`IgnoredAny`: string escapes and
+//! control characters, number grammar, literals, nesting, nothing after the object but
+//! whitespace). Stage one ([`quotes`]) has already found where every string ends and checked
+//! their bytes, so the walk reads only the bytes outside strings and jumps over each string
+//! with one bit search. It answers `None` for anything it does not handle itself (any error, an
+//! escape in a key or in a value it keeps, a number it would have to convert beyond plain
+//! digits, deep nesting), and then the `serde` visitor decides, with its error message. So it
+//! can only speed up what the visitor answers, never change it; `tests::scan_agrees_with_serde`
+//! checks that on mutated documents.
+//!
+//! The cursor is passed and returned by value so it stays in a register: held in a struct, each
+//! step would wait for the store of the one before.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
-use super::{Fields, Leaf, Obj, ProcLeaf, Route, Str, StrList, Which, pack, route_packed};
+use super::quotes::{self, Flags};
+use super::route::{Leaf, Obj, ProcLeaf, Route, Which, pack, route_packed};
+use super::{Fields, Str, StrList};
 
 /// Deeper nesting than this goes to `serde_json` (whose limit is 128).
 const MAX_DEPTH: usize = 100;
 
+/// Bitmap words kept between lines up to this many; a longer line's are freed after it.
+const KEEP_WORDS: usize = 1 << 12;
+
+thread_local! {
+    /// The quote bitmap, reused from line to line.
+    static QUOTES: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+}
+
 /// `line` into `fields`, or `None` to let the `serde` visitor decide (`fields` may then hold
 /// some of the line's values).
 pub(super) fn parse_into<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> Option<()> {
-    let mut s = Scanner { b: line, i: 0 };
-    s.ws();
-    s.object(Obj::Root, fields)?;
-    s.ws();
-    (s.i == s.b.len()).then_some(())
+    QUOTES.with(|cell| {
+        let mut bitmap = cell.take();
+        let parsed = walk(line, &mut bitmap, fields);
+        if bitmap.capacity() > KEEP_WORDS {
+            bitmap = Vec::new();
+        }
+        cell.set(bitmap);
+        parsed
+    })
 }
 
 #[cfg(test)]
@@ -32,89 +52,127 @@ pub(super) fn parse(line: &[u8]) -> Option<Fields<'_>> {
     Some(fields)
 }
 
-struct Scanner<'a> {
-    b: &'a [u8],
-    i: usize,
+fn walk<'a>(line: &'a [u8], bitmap: &mut Vec<u64>, fields: &mut Fields<'a>) -> Option<()> {
+    let flags = quotes::quotes(line, bitmap)?;
+    let w = Walker {
+        b: line,
+        quotes: bitmap,
+        flags,
+    };
+    let i = w.ws(0);
+    if w.b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let i = w.object(i + 1, Obj::Root, fields)?;
+    (w.ws(i) == line.len()).then_some(())
 }
 
-impl<'a> Scanner<'a> {
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
+struct Walker<'a, 'q> {
+    b: &'a [u8],
+    /// Stage one's bitmap of `b`'s unescaped quotes.
+    quotes: &'q [u64],
+    flags: Flags,
+}
+
+impl<'a> Walker<'a, '_> {
+    #[inline(always)]
+    fn at(&self, i: usize) -> Option<u8> {
+        self.b.get(i).copied()
     }
 
-    #[inline]
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
-            self.i += 1;
+    /// The first byte at or after `i` that is not JSON whitespace (or the end).
+    #[inline(always)]
+    fn ws(&self, mut i: usize) -> usize {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.at(i) {
+            i += 1;
+        }
+        i
+    }
+
+    /// The closing quote of the string opened at `open`: the next bit of the bitmap, found in
+    /// the 64 bits from the one after `open` (no loop for strings under 64 bytes).
+    #[inline(always)]
+    fn close(&self, open: usize) -> Option<usize> {
+        let i = open + 1;
+        let (w, s) = (i / 64, i % 64);
+        let (lo, hi) = (*self.quotes.get(w)?, *self.quotes.get(w + 1)?);
+        // `hi << (64 - s)` in two steps, so that `s == 0` shifts `hi` out instead of overflowing.
+        let after = lo >> s | (hi << 1) << (63 - s);
+        if after != 0 {
+            return Some(i + after.trailing_zeros() as usize);
+        }
+        self.close_far(w + 1)
+    }
+
+    #[inline(never)]
+    fn close_far(&self, mut w: usize) -> Option<usize> {
+        loop {
+            let word = *self.quotes.get(w)?;
+            if word != 0 {
+                return Some(w * 64 + word.trailing_zeros() as usize);
+            }
+            w += 1;
         }
     }
 
-    #[inline]
-    fn eat(&mut self, c: u8) -> Option<()> {
-        (self.peek()? == c).then(|| self.i += 1)
+    /// The raw bytes of the string opened at `open`, and the index after its closing quote.
+    #[inline(always)]
+    fn string(&self, open: usize) -> Option<(&'a [u8], usize)> {
+        let close = self.close(open)?;
+        Some((self.b.get(open + 1..close)?, close + 1))
     }
 
-    /// An object (the `{` is next) read in `at`, its fields stored.
-    fn object(&mut self, at: Obj, f: &mut Fields<'a>) -> Option<()> {
-        self.eat(b'{')?;
-        self.ws();
-        if self.eat(b'}').is_some() {
-            return Some(());
+    /// An object whose `{` is just before `i`, its fields stored as read in `at`; the index
+    /// after its `}`.
+    fn object(&self, i: usize, at: Obj, f: &mut Fields<'a>) -> Option<usize> {
+        let mut i = self.ws(i);
+        match self.at(i)? {
+            b'}' => return Some(i + 1),
+            b'"' => {}
+            _ => return None,
         }
         loop {
-            self.ws();
-            let (key, packed) = self.key()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            match route_packed(at, key, packed) {
-                Route::Ignore => self.skip(0)?,
-                Route::Obj(inner) => {
-                    if self.peek()? == b'n' {
-                        self.literal(b"null")?;
-                    } else {
-                        self.object(inner, f)?;
-                    }
-                }
-                Route::Leaf(leaf) => self.store(leaf, f)?,
+            let (key, after) = self.string(i)?;
+            let packed = self.key(i, key)?;
+            i = self.ws(after);
+            if self.at(i)? != b':' {
+                return None;
             }
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    return Some(());
-                }
+            i = self.ws(i + 1);
+            i = match route_packed(at, key, packed) {
+                Route::Ignore => self.skip(i, 0)?,
+                Route::Obj(inner) => match self.at(i)? {
+                    b'{' => self.object(i + 1, inner, f)?,
+                    b'n' => self.literal(i, b"null")?,
+                    _ => return None,
+                },
+                Route::Leaf(leaf) => self.store(i, leaf, f)?,
+            };
+            i = self.ws(i);
+            match self.at(i)? {
+                b',' => {}
+                b'}' => return Some(i + 1),
                 _ => return None,
             }
+            i = self.ws(i + 1);
+            if self.at(i)? != b'"' {
+                return None;
+            }
         }
     }
 
-    /// A string without escapes (the `"` is next): its raw bytes, and whether any is not ASCII.
-    #[inline]
-    fn plain_str(&mut self) -> Option<(&'a [u8], bool)> {
-        self.eat(b'"')?;
-        let start = self.i;
-        let (end, non_ascii) = special_fast(self.b, start);
-        if *self.b.get(end)? != b'"' {
+    /// A key (opened at `open`) without escapes, UTF-8, and its [`pack`] (from one load of the
+    /// line when 16 bytes are there: a key holds no NUL, stage one refused control characters
+    /// in strings).
+    #[inline(always)]
+    fn key(&self, open: usize, key: &[u8]) -> Option<Option<u128>> {
+        if self.flags.backslash && key.contains(&b'\\') {
             return None;
         }
-        self.i = end + 1;
-        Some((&self.b[start..end], non_ascii))
-    }
-
-    /// A key: a string without escapes, UTF-8 (checked only when not ASCII), and its [`pack`]
-    /// (from one load of the line when 16 bytes are there: a key holds no NUL, it cannot hold
-    /// a control character).
-    #[inline]
-    fn key(&mut self) -> Option<(&'a [u8], Option<u128>)> {
-        let start = self.i + 1;
-        let (key, non_ascii) = self.plain_str()?;
-        if non_ascii {
+        if self.flags.non_ascii {
             std::str::from_utf8(key).ok()?;
         }
-        let packed = match self.b.get(start..start + 16) {
+        Some(match self.b.get(open + 1..open + 17) {
             Some(word) if key.len() <= 16 => {
                 let word = u128::from_le_bytes(word.try_into().ok()?);
                 // The empty key keeps no byte (a shift by 128 would overflow).
@@ -122,388 +180,323 @@ impl<'a> Scanner<'a> {
                 Some(word & keep.unwrap_or(0))
             }
             _ => pack(key),
+        })
+    }
+
+    /// A string value (opened at `i`) kept as `str`, without escapes, UTF-8; the index after.
+    #[inline(always)]
+    fn kept_str(&self, i: usize) -> Option<(&'a str, usize)> {
+        let (raw, after) = self.string(i)?;
+        if self.flags.backslash && raw.contains(&b'\\') {
+            return None;
+        }
+        let s = if self.flags.non_ascii {
+            std::str::from_utf8(raw).ok()?
+        } else {
+            // SAFETY: stage one saw no byte over 0x7f in the line: ASCII is UTF-8.
+            unsafe { std::str::from_utf8_unchecked(raw) }
         };
-        Some((key, packed))
+        Some((s, after))
     }
 
-    /// A string without escapes as `str`.
+    /// A string value kept as `str`, or null, at `i`; the index after.
     #[inline(always)]
-    fn plain_utf8(&mut self) -> Option<&'a str> {
-        match self.plain_str()? {
-            // SAFETY: `special` saw every byte of `raw` and none is over 0x7f: ASCII is UTF-8.
-            (raw, false) => Some(unsafe { std::str::from_utf8_unchecked(raw) }),
-            (raw, true) => std::str::from_utf8(raw).ok(),
-        }
-    }
-
-    /// A string value kept as `str`, or null.
-    #[inline(always)]
-    fn opt_str(&mut self) -> Option<Option<Str<'a>>> {
-        if self.peek()? == b'n' {
-            self.literal(b"null")?;
-            return Some(None);
-        }
-        Some(Some(Cow::Borrowed(self.plain_utf8()?)))
-    }
-
-    /// A string, an array of strings and nulls, or null.
-    fn str_list(&mut self) -> Option<Option<StrList<'a>>> {
-        match self.peek()? {
-            b'n' => {
-                self.literal(b"null")?;
-                Some(None)
-            }
+    fn opt_str(&self, i: usize, slot: &mut Option<Str<'a>>) -> Option<usize> {
+        match self.at(i)? {
             b'"' => {
-                let mut list = StrList::default();
-                list.push(self.opt_str()??);
-                Some(Some(list))
+                let (s, after) = self.kept_str(i)?;
+                *slot = Some(Cow::Borrowed(s));
+                Some(after)
             }
-            b'[' => {
-                self.i += 1;
-                let mut list = StrList::default();
-                self.ws();
-                if self.eat(b']').is_some() {
-                    return Some(Some(list));
-                }
-                loop {
-                    self.ws();
-                    if let Some(s) = self.opt_str()? {
-                        list.push(s);
-                    }
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Some(Some(list));
-                        }
-                        _ => return None,
-                    }
-                }
+            b'n' => {
+                *slot = None;
+                self.literal(i, b"null")
             }
             _ => None,
         }
     }
 
-    /// Plain decimal digits (what `serde_json` reads as a `u64`), or null.
-    fn opt_uint(&mut self) -> Option<Option<u64>> {
-        if self.peek()? == b'n' {
-            self.literal(b"null")?;
-            return Some(None);
+    /// A string, an array of strings and nulls, or null, at `i`; the index after.
+    fn str_list(&self, mut i: usize, slot: &mut Option<StrList<'a>>) -> Option<usize> {
+        let mut list = StrList::default();
+        match self.at(i)? {
+            b'n' => {
+                *slot = None;
+                return self.literal(i, b"null");
+            }
+            b'"' => {
+                let (s, after) = self.kept_str(i)?;
+                list.push(Cow::Borrowed(s));
+                *slot = Some(list);
+                return Some(after);
+            }
+            b'[' => {}
+            _ => return None,
         }
-        let start = self.i;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.i += 1;
+        i = self.ws(i + 1);
+        if self.at(i)? == b']' {
+            *slot = Some(list);
+            return Some(i + 1);
         }
-        let digits = &self.b[start..self.i];
+        loop {
+            i = match self.at(i)? {
+                b'"' => {
+                    let (s, after) = self.kept_str(i)?;
+                    list.push(Cow::Borrowed(s));
+                    after
+                }
+                b'n' => self.literal(i, b"null")?,
+                _ => return None,
+            };
+            i = self.ws(i);
+            match self.at(i)? {
+                b',' => i = self.ws(i + 1),
+                b']' => {
+                    *slot = Some(list);
+                    return Some(i + 1);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Plain decimal digits (what `serde_json` reads as a `u64`) or null, at `i`; the value and
+    /// the index after.
+    fn opt_uint(&self, i: usize) -> Option<(Option<u64>, usize)> {
+        if self.at(i)? == b'n' {
+            return Some((None, self.literal(i, b"null")?));
+        }
+        let mut end = i;
+        while let Some(b'0'..=b'9') = self.at(end) {
+            end += 1;
+        }
+        let digits = &self.b[i..end];
         // Leading zeros, signs, fractions, exponents and long numbers: serde decides.
         if digits.is_empty() || digits.len() > 18 || (digits.len() > 1 && digits[0] == b'0') {
             return None;
         }
-        if let Some(b'.' | b'e' | b'E') = self.peek() {
+        if let Some(b'.' | b'e' | b'E') = self.at(end) {
             return None;
         }
-        Some(Some(
-            digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')),
-        ))
+        let n = digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0'));
+        Some((Some(n), end))
     }
 
-    fn opt_int<T: TryFrom<u64>>(&mut self) -> Option<Option<T>> {
-        match self.opt_uint()? {
-            None => Some(None),
-            Some(n) => Some(Some(T::try_from(n).ok()?)),
+    fn opt_int<T: TryFrom<u64>>(&self, i: usize, slot: &mut Option<T>) -> Option<usize> {
+        let (n, after) = self.opt_uint(i)?;
+        *slot = match n {
+            None => None,
+            Some(n) => Some(T::try_from(n).ok()?),
+        };
+        Some(after)
+    }
+
+    /// A numeric id: digits, a decimal string, or null, at `i`; the index after.
+    fn opt_id(&self, i: usize, slot: &mut Option<u32>) -> Option<usize> {
+        if self.at(i)? == b'"' {
+            let (s, after) = self.kept_str(i)?;
+            *slot = Some(s.parse().ok()?);
+            return Some(after);
         }
+        self.opt_int(i, slot)
     }
 
-    /// A numeric id: digits, a decimal string, or null.
-    fn opt_id(&mut self) -> Option<Option<u32>> {
-        if self.peek()? == b'"' {
-            return Some(Some(self.plain_utf8()?.parse().ok()?));
-        }
-        self.opt_int()
-    }
-
-    fn store(&mut self, leaf: Leaf, f: &mut Fields<'a>) -> Option<()> {
+    /// The value of `leaf` at `i` into `f`; the index after.
+    fn store(&self, i: usize, leaf: Leaf, f: &mut Fields<'a>) -> Option<usize> {
         match leaf {
-            Leaf::Timestamp => f.timestamp = self.opt_str()?,
-            Leaf::HostId => f.host_id = self.opt_str()?,
-            Leaf::HostName => f.host_name = self.opt_str()?,
-            Leaf::HostOsType => f.host_os_type = self.opt_str()?,
-            Leaf::Category => f.category = self.str_list()?,
-            Leaf::EventType => f.event_type = self.str_list()?,
-            Leaf::Action => f.action = self.opt_str()?,
-            Leaf::UserId => f.user_id = self.opt_id()?,
-            Leaf::UserName => f.user_name = self.opt_str()?,
-            Leaf::GroupId => f.group_id = self.opt_id()?,
-            Leaf::DestinationIp => f.destination_ip = self.opt_str()?,
-            Leaf::DestinationPort => f.destination_port = self.opt_int()?,
-            Leaf::SourceIp => f.source_ip = self.opt_str()?,
-            Leaf::SourcePort => f.source_port = self.opt_int()?,
-            Leaf::Transport => f.transport = self.opt_str()?,
+            Leaf::Timestamp => self.opt_str(i, &mut f.timestamp),
+            Leaf::HostId => self.opt_str(i, &mut f.host_id),
+            Leaf::HostName => self.opt_str(i, &mut f.host_name),
+            Leaf::HostOsType => self.opt_str(i, &mut f.host_os_type),
+            Leaf::Category => self.str_list(i, &mut f.category),
+            Leaf::EventType => self.str_list(i, &mut f.event_type),
+            Leaf::Action => self.opt_str(i, &mut f.action),
+            Leaf::UserId => self.opt_id(i, &mut f.user_id),
+            Leaf::UserName => self.opt_str(i, &mut f.user_name),
+            Leaf::GroupId => self.opt_id(i, &mut f.group_id),
+            Leaf::DestinationIp => self.opt_str(i, &mut f.destination_ip),
+            Leaf::DestinationPort => self.opt_int(i, &mut f.destination_port),
+            Leaf::SourceIp => self.opt_str(i, &mut f.source_ip),
+            Leaf::SourcePort => self.opt_int(i, &mut f.source_port),
+            Leaf::Transport => self.opt_str(i, &mut f.transport),
             Leaf::Proc(which, leaf) => {
                 let p = match which {
                     Which::Process => &mut f.process,
                     Which::Parent => &mut f.parent,
                 };
                 match leaf {
-                    ProcLeaf::Pid => p.pid = self.opt_int()?,
-                    ProcLeaf::EntityId => p.entity_id = self.opt_str()?,
-                    ProcLeaf::Executable => p.executable = self.opt_str()?,
-                    ProcLeaf::Name => p.name = self.opt_str()?,
-                    ProcLeaf::Args => p.args = self.str_list()?,
-                    ProcLeaf::Start => p.start = self.opt_str()?,
-                    ProcLeaf::UserId => p.user_id = self.opt_id()?,
-                    ProcLeaf::UserName => p.user_name = self.opt_str()?,
-                    ProcLeaf::GroupId => p.group_id = self.opt_id()?,
+                    ProcLeaf::Pid => self.opt_int(i, &mut p.pid),
+                    ProcLeaf::EntityId => self.opt_str(i, &mut p.entity_id),
+                    ProcLeaf::Executable => self.opt_str(i, &mut p.executable),
+                    ProcLeaf::Name => self.opt_str(i, &mut p.name),
+                    ProcLeaf::Args => self.str_list(i, &mut p.args),
+                    ProcLeaf::Start => self.opt_str(i, &mut p.start),
+                    ProcLeaf::UserId => self.opt_id(i, &mut p.user_id),
+                    ProcLeaf::UserName => self.opt_str(i, &mut p.user_name),
+                    ProcLeaf::GroupId => self.opt_id(i, &mut p.group_id),
                 }
             }
         }
-        Some(())
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        let end = self.i + word.len();
-        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    /// `word` at `i`; the index after it.
+    #[inline(always)]
+    fn literal(&self, i: usize, word: &[u8]) -> Option<usize> {
+        let end = i + word.len();
+        (self.b.get(i..end)? == word).then_some(end)
     }
 
-    /// Skips any JSON value, validating it as `serde_json` does when it ignores one.
-    fn skip(&mut self, depth: usize) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
+    /// Skips the value at `i`, validating it as `serde_json` does when it ignores one; the
+    /// index after it.
+    #[inline(always)]
+    fn skip(&self, i: usize, depth: usize) -> Option<usize> {
+        // Strings first: most skipped values are, and they need no call.
+        if self.at(i)? == b'"' {
+            return self.skip_str(i);
         }
-        match self.peek()? {
-            b'"' => self.skip_str(),
+        self.skip_other(i, depth)
+    }
+
+    fn skip_other(&self, mut i: usize, depth: usize) -> Option<usize> {
+        match self.at(i)? {
+            b'"' => self.skip_str(i),
             b'{' => {
-                self.i += 1;
-                self.ws();
-                if self.eat(b'}').is_some() {
-                    return Some(());
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                i = self.ws(i + 1);
+                match self.at(i)? {
+                    b'}' => return Some(i + 1),
+                    b'"' => {}
+                    _ => return None,
                 }
                 loop {
-                    self.ws();
-                    self.skip_str()?;
-                    self.ws();
-                    self.eat(b':')?;
-                    self.ws();
-                    self.skip(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b'}' => {
-                            self.i += 1;
-                            return Some(());
-                        }
+                    i = self.ws(self.skip_str(i)?);
+                    if self.at(i)? != b':' {
+                        return None;
+                    }
+                    i = self.ws(self.skip(self.ws(i + 1), depth + 1)?);
+                    match self.at(i)? {
+                        b',' => {}
+                        b'}' => return Some(i + 1),
                         _ => return None,
+                    }
+                    i = self.ws(i + 1);
+                    if self.at(i)? != b'"' {
+                        return None;
                     }
                 }
             }
             b'[' => {
-                self.i += 1;
-                self.ws();
-                if self.eat(b']').is_some() {
-                    return Some(());
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                i = self.ws(i + 1);
+                if self.at(i)? == b']' {
+                    return Some(i + 1);
                 }
                 loop {
-                    self.ws();
-                    self.skip(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Some(());
-                        }
+                    i = self.ws(self.skip(i, depth + 1)?);
+                    match self.at(i)? {
+                        b',' => i = self.ws(i + 1),
+                        b']' => return Some(i + 1),
                         _ => return None,
                     }
                 }
             }
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            b'-' | b'0'..=b'9' => self.skip_number(),
+            b't' => self.literal(i, b"true"),
+            b'f' => self.literal(i, b"false"),
+            b'n' => self.literal(i, b"null"),
+            b'-' | b'0'..=b'9' => self.skip_number(i),
             _ => None,
         }
     }
 
-    /// A string (the `"` is next) with escapes checked, its content not (as `serde_json`'s
-    /// `ignore_str`: no UTF-8 check).
-    fn skip_str(&mut self) -> Option<()> {
-        self.eat(b'"')?;
-        loop {
-            self.i = special_fast(self.b, self.i).0;
-            match *self.b.get(self.i)? {
-                b'"' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                b'\\' => {
-                    self.i += 1;
-                    match *self.b.get(self.i)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
-                        b'u' => {
-                            let hex = self.b.get(self.i + 1..self.i + 5)?;
-                            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return None;
-                            }
-                            self.i += 5;
-                        }
-                        _ => return None,
-                    }
-                }
-                0..=0x1f => return None,
-                _ => self.i += 1,
-            }
+    /// A string (opened at `open`) with its escapes checked, its content not (as
+    /// `serde_json`'s `ignore_str`: no UTF-8 check; stage one refused control characters); the
+    /// index after it.
+    #[inline(always)]
+    fn skip_str(&self, open: usize) -> Option<usize> {
+        let (raw, after) = self.string(open)?;
+        if self.flags.backslash && raw.contains(&b'\\') && !escapes_valid(raw) {
+            return None;
         }
+        Some(after)
     }
 
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
-    fn skip_number(&mut self) -> Option<()> {
-        let _ = self.eat(b'-');
-        match self.peek()? {
-            b'0' => {
-                self.i += 1;
-                if let Some(b'0'..=b'9') = self.peek() {
-                    return None;
-                }
-            }
-            b'1'..=b'9' => self.digits(),
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?` at `i`; the index after it.
+    fn skip_number(&self, mut i: usize) -> Option<usize> {
+        if self.at(i) == Some(b'-') {
+            i += 1;
+        }
+        match self.at(i)? {
+            b'0' => i += 1,
+            b'1'..=b'9' => i = self.digits(i),
             _ => return None,
         }
-        if self.eat(b'.').is_some() {
-            self.need_digits()?;
+        if self.at(i) == Some(b'.') {
+            i = self.need_digits(i + 1)?;
         }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.i += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.i += 1;
+        if let Some(b'e' | b'E') = self.at(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = self.at(i) {
+                i += 1;
             }
-            self.need_digits()?;
+            i = self.need_digits(i)?;
         }
-        Some(())
+        Some(i)
     }
 
-    fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.i += 1;
+    #[inline(always)]
+    fn digits(&self, mut i: usize) -> usize {
+        while let Some(b'0'..=b'9') = self.at(i) {
+            i += 1;
         }
+        i
     }
 
-    fn need_digits(&mut self) -> Option<()> {
-        let start = self.i;
-        self.digits();
-        (self.i > start).then_some(())
+    #[inline(always)]
+    fn need_digits(&self, i: usize) -> Option<usize> {
+        let end = self.digits(i);
+        (end > i).then_some(end)
     }
 }
 
-/// [`special`], with the first sixteen bytes (enough for most strings of a document) inline.
-#[inline(always)]
-fn special_fast(b: &[u8], i: usize) -> (usize, bool) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(Ok(chunk)) = b.get(i..i + 16).map(<&[u8; 16]>::try_from) {
-        let (hit, non_ascii) = special16(chunk);
-        if hit != 0 {
-            let k = hit.trailing_zeros();
-            return (i + k as usize, non_ascii & ((1 << k) - 1) != 0);
-        }
-    }
-    special(b, i)
-}
-
-/// The index of the first `"`, `\\` or control character at or after `i` (or `b.len()`), and
-/// whether any byte before it is not ASCII. Eight bytes at a time (`serde_json` does the same):
-/// in each word the lowest flagged byte is exact, borrows only run upward.
+/// Every backslash in a string's raw bytes starts a valid JSON escape (`\u` takes four hex
+/// digits, whatever code point they make, as `serde_json` checks an ignored string).
 #[inline(never)]
-fn special(b: &[u8], mut i: usize) -> (usize, bool) {
-    const ONES: u64 = u64::MAX / 255;
-    const HIGH: u64 = ONES << 7;
-    let mut seen = 0u64;
-    // Sixteen bytes at a time where SSE2 is there (always on x86_64); eight for the rest.
-    #[cfg(target_arch = "x86_64")]
-    {
-        let mut high = 0;
-        while let Some(Ok(chunk)) = b.get(i..i + 16).map(<&[u8; 16]>::try_from) {
-            let (hit, non_ascii) = special16(chunk);
-            if hit != 0 {
-                let k = hit.trailing_zeros();
-                high |= non_ascii & ((1 << k) - 1);
-                return (i + k as usize, high != 0);
-            }
-            high |= non_ascii;
-            i += 16;
-        }
-        if high != 0 {
-            seen = HIGH;
+fn escapes_valid(raw: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(at) = raw[i..].iter().position(|&c| c == b'\\') {
+        let j = i + at + 1;
+        match raw.get(j) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i = j + 1,
+            Some(b'u') => match raw.get(j + 1..j + 5) {
+                Some(hex) if hex.iter().all(u8::is_ascii_hexdigit) => i = j + 5,
+                _ => return false,
+            },
+            _ => return false,
         }
     }
-    while let Some(Ok(word)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) {
-        let x = u64::from_le_bytes(word);
-        let ctrl = x.wrapping_sub(ONES * 0x20) & !x;
-        let q = x ^ (ONES * u64::from(b'"'));
-        let quote = q.wrapping_sub(ONES) & !q;
-        let s = x ^ (ONES * u64::from(b'\\'));
-        let slash = s.wrapping_sub(ONES) & !s;
-        let hit = (ctrl | quote | slash) & HIGH;
-        if hit != 0 {
-            let k = hit.trailing_zeros() / 8;
-            if k > 0 {
-                seen |= x & (u64::MAX >> (64 - 8 * k));
-            }
-            return (i + k as usize, seen & HIGH != 0);
-        }
-        seen |= x;
-        i += 8;
-    }
-    let mut non_ascii = seen & HIGH != 0;
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            break;
-        }
-        non_ascii |= c >= 0x80;
-        i += 1;
-    }
-    (i, non_ascii)
-}
-
-/// Of 16 bytes: a bit per `"`, `\\` or control character, and a bit per byte over 0x7f.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn special16(chunk: &[u8; 16]) -> (u32, u32) {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    // SAFETY: SSE2 is part of every x86_64 target; `chunk` is 16 readable bytes and `loadu`
-    // needs no alignment.
-    unsafe {
-        let x = _mm_loadu_si128(chunk.as_ptr().cast());
-        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
-        let slash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
-        // x <= 0x1f exactly when max(x, 0x1f) == 0x1f (unsigned).
-        let ctrl = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
-        let hit = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), ctrl));
-        (hit as u32, _mm_movemask_epi8(x) as u32)
-    }
+    true
 }
 
 #[cfg(test)]
 mod tests {
-    use super::special;
+    use super::escapes_valid;
 
     #[test]
-    fn special_finds_the_first_and_sees_non_ascii() {
-        for (s, at, non_ascii) in [
-            (&b"abc\"def"[..], 3, false),
-            (b"", 0, false),
-            (b"0123456789abcdef\\", 16, false),
-            (b"01234567\x1f", 8, false),
-            (b"0123\xc3\xa9567\"", 9, true),
-            (b"012345678901\xff\"\xff", 13, true),
-            (b"0123456\"\xff", 7, false),
-            (b"0123456\xff89abcdef\"", 16, true),
-            (b"0123456789abcde\x80", 16, true),
-            (b"\x7f\x20~!#$%&'()*+,-./", 17, false),
+    fn escapes() {
+        for (s, ok) in [
+            (&br#"plain"#[..], true),
+            (br#"a\"b\\c\/d\b\f\n\r\t"#, true),
+            (br#"\u00e9\uD800x"#, true),
+            (br#"\u00e"#, false),
+            (br#"\x"#, false),
+            (br#"end\"#, false),
+            (br#"\uzzzz"#, false),
         ] {
-            assert_eq!(special(s, 0), (at, non_ascii), "{s:?}");
+            assert_eq!(escapes_valid(s), ok, "{}", String::from_utf8_lossy(s));
         }
     }
 }
