@@ -7,10 +7,11 @@
 //! missing all the same, the alert is still printed, with the stage-1 event rendered from its
 //! fields rather than its original document.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::event::{Event, TimestampNs};
 use crate::rule::definition::MAXSPAN_NS;
+use crate::rule::fasthash::FastMap;
 
 type Key = (Box<str>, Box<str>);
 
@@ -23,7 +24,7 @@ struct Held {
 
 #[derive(Debug)]
 pub struct Originals {
-    held: HashMap<Key, Held>,
+    held: FastMap<Key, Held>,
     /// Insertions in arrival order; an entry is stale once its key holds another generation.
     order: VecDeque<(TimestampNs, u64, Key)>,
     next_generation: u64,
@@ -33,7 +34,7 @@ pub struct Originals {
 impl Originals {
     pub fn new(cap: usize) -> Self {
         Self {
-            held: HashMap::new(),
+            held: FastMap::default(),
             order: VecDeque::new(),
             next_generation: 0,
             cap,

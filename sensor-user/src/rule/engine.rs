@@ -7,13 +7,14 @@
 //! time-ordered queue with lazy deletion; the number of held keys is bounded by
 //! [`Limits::max_pending`], evicting the oldest.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use ipnetwork::IpNetwork;
 
 use super::definition::{DEFAULT_PARENT_EXECUTABLE, MAXSPAN_NS};
 use super::exclusions::Exclusions;
+use super::fasthash::FastMap;
 use crate::event::{Alert, Event, TimestampNs};
 
 /// What users may configure: the stage-1 parent executables (replacing the seed's
@@ -101,7 +102,7 @@ pub struct Engine {
     exclusions: Exclusions,
     limits: Limits,
     /// host.id -> process.entity_id -> newest stage 1.
-    pending: HashMap<String, HashMap<String, Pending>>,
+    pending: FastMap<String, FastMap<String, Pending>>,
     /// Number of entries in `pending` (over all hosts).
     pending_len: usize,
     /// Sorted by timestamp (oldest first), then insertion.
@@ -121,7 +122,7 @@ impl Engine {
             config,
             exclusions,
             limits,
-            pending: HashMap::new(),
+            pending: FastMap::default(),
             pending_len: 0,
             queue: VecDeque::new(),
             next_generation: 0,
@@ -458,10 +459,10 @@ impl KeyFilter {
         self.bits.get(word).is_none_or(|w| w & bit != 0)
     }
 
-    fn rebuild(&mut self, pending: &HashMap<String, HashMap<String, Pending>>) {
+    fn rebuild(&mut self, pending: &FastMap<String, FastMap<String, Pending>>) {
         self.bits.fill(0);
         self.inserted = 0;
-        for entity in pending.values().flat_map(HashMap::keys) {
+        for entity in pending.values().flat_map(FastMap::keys) {
             self.insert(entity);
         }
     }
