@@ -123,9 +123,11 @@ pub fn replay(
             Body::Stage2 { event, raw } => (engine.process(*event), Some(raw.into_vec())),
             Body::Stage2Line(held) => {
                 let (host_id, parent_entity_id) = held.key();
-                let alert = engine.process_stage2_key(ts, host_id, parent_entity_id, || {
-                    source::stage2_event(held.raw(), ts, host_id, parent_entity_id)
-                });
+                let hint = held.hint();
+                let alert =
+                    engine.process_stage2_hinted(ts, host_id, parent_entity_id, hint, || {
+                        source::stage2_event(held.raw(), ts, host_id, parent_entity_id)
+                    });
                 if alert.is_none() {
                     merge.recycle(held.into_raw());
                     continue;

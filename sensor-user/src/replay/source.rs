@@ -18,6 +18,7 @@ use super::input::{Line, LineReader};
 use super::relevance::{Relevance, Stage};
 use super::time::DateCache;
 use crate::event::{Event, TimestampNs};
+use crate::rule::ParentHint;
 
 /// One relevant event and where it came from.
 pub struct Item {
@@ -57,6 +58,8 @@ pub struct Stage2Line {
     raw: Vec<u8>,
     host_id: Option<Span>,
     parent_entity_id: Option<Span>,
+    /// Of `parent_entity_id`, made while the line was in cache (it is read again much later).
+    hint: Option<ParentHint>,
 }
 
 /// A byte range of a line.
@@ -91,6 +94,7 @@ impl Stage2Line {
             None => Some(None),
             Some(s) => Span::of(s, line).map(Some),
         };
+        let hint = parent_entity_id.map(ParentHint::of);
         let (host_id, parent_entity_id) = (span(host_id)?, span(parent_entity_id)?);
         let mut raw = spare.0.pop().unwrap_or_default();
         raw.clear();
@@ -99,12 +103,18 @@ impl Stage2Line {
             raw,
             host_id,
             parent_entity_id,
+            hint,
         })
     }
 
-    /// `host.id` and `process.parent.entity_id`.
+    /// `host.id` and `process.parent.entity_id` (where they lie: their bytes are not read).
     pub fn key(&self) -> (Option<&str>, Option<&str>) {
         (self.text(self.host_id), self.text(self.parent_entity_id))
+    }
+
+    /// [`ParentHint`] of `process.parent.entity_id`.
+    pub fn hint(&self) -> Option<ParentHint> {
+        self.hint
     }
 
     fn text(&self, span: Option<Span>) -> Option<&str> {

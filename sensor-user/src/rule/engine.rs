@@ -17,6 +17,7 @@ use super::exclusions::Exclusions;
 use super::fasthash::FastMap;
 use crate::event::{Alert, Event, TimestampNs};
 use filter::KeyFilter;
+pub use filter::ParentHint;
 
 /// What users may configure: the stage-1 parent executables (replacing the seed's
 /// `/usr/sbin/sshd`, e.g. to add `sshd-session`) and exclusions added to the seed's.
@@ -172,10 +173,26 @@ impl Engine {
         parent_entity_id: Option<&str>,
         build: impl FnOnce() -> Event,
     ) -> Option<Alert> {
+        let hint = parent_entity_id.map(ParentHint::of);
+        self.process_stage2_hinted(timestamp, host_id, parent_entity_id, hint, build)
+    }
+
+    /// [`Engine::process_stage2_key`] with `hint` (`parent_entity_id.map(ParentHint::of)`) made
+    /// earlier by the caller, so that a stage 2 whose key is not held is answered without
+    /// reading the key's bytes (debug builds assert the hint).
+    pub fn process_stage2_hinted(
+        &mut self,
+        timestamp: TimestampNs,
+        host_id: Option<&str>,
+        parent_entity_id: Option<&str>,
+        hint: Option<ParentHint>,
+        build: impl FnOnce() -> Event,
+    ) -> Option<Alert> {
+        debug_assert_eq!(hint, parent_entity_id.map(ParentHint::of), "wrong hint");
         self.stats.events += 1;
         self.advance(timestamp);
         self.stats.stage2_candidates += 1;
-        let stage1 = self.take_match(host_id?, parent_entity_id?, timestamp)?;
+        let stage1 = self.take_match(host_id?, parent_entity_id?, hint?, timestamp)?;
         let stage2 = build();
         debug_assert!(
             stage2.timestamp == timestamp
@@ -356,7 +373,7 @@ impl Engine {
     fn match_stage2(&mut self, event: Event) -> Option<Alert> {
         let host = event.host_id.as_deref()?;
         let parent = event.parent.entity_id.as_deref()?;
-        let stage1 = self.take_match(host, parent, event.timestamp)?;
+        let stage1 = self.take_match(host, parent, ParentHint::of(parent), event.timestamp)?;
         Some(Alert {
             stage1,
             stage2: Arc::new(event),
@@ -368,9 +385,10 @@ impl Engine {
         &mut self,
         host: &str,
         parent: &str,
+        hint: ParentHint,
         timestamp: TimestampNs,
     ) -> Option<Arc<Event>> {
-        if !self.filter.may_hold(parent) {
+        if !self.filter.may_hold(hint) {
             return None;
         }
         let by_entity = self.pending.get_mut(host)?;

@@ -4,4 +4,4 @@ pub mod engine;
 pub mod exclusions;
 pub mod fasthash;
 
-pub use engine::{Engine, EngineStats, Limits, RuleConfig};
+pub use engine::{Engine, EngineStats, Limits, ParentHint, RuleConfig};

@@ -29,21 +29,22 @@ impl KeyFilter {
     }
 
     /// The bit of a key: by its entity id alone (the host rarely tells keys apart).
-    fn slot(entity: &str) -> (usize, u64) {
-        let h = key_hash(entity) >> (64 - Self::BITS_LOG2);
+    fn slot(hint: ParentHint) -> (usize, u64) {
+        let h = hint.0 >> (64 - Self::BITS_LOG2);
         ((h >> 6) as usize, 1 << (h & 63))
     }
 
     pub(super) fn insert(&mut self, entity: &str) {
-        let (word, bit) = Self::slot(entity);
+        let (word, bit) = Self::slot(ParentHint::of(entity));
         if let Some(w) = self.bits.get_mut(word) {
             *w |= bit;
         }
         self.inserted += 1;
     }
 
-    pub(super) fn may_hold(&self, entity: &str) -> bool {
-        let (word, bit) = Self::slot(entity);
+    /// A key whose entity id has this hint may be held (false: it is not).
+    pub(super) fn may_hold(&self, hint: ParentHint) -> bool {
+        let (word, bit) = Self::slot(hint);
         self.bits.get(word).is_none_or(|w| w & bit != 0)
     }
 
@@ -53,6 +54,18 @@ impl KeyFilter {
         for entity in pending.values().flat_map(FastMap::keys) {
             self.insert(entity);
         }
+    }
+}
+
+/// What the filter needs of a stage 2's `process.parent.entity_id`, made once by a caller that
+/// holds the key somewhere slow to read again (replay makes it while the line is in cache, and
+/// most stage 2s are then answered without touching their key's bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParentHint(u64);
+
+impl ParentHint {
+    pub fn of(parent_entity_id: &str) -> Self {
+        Self(key_hash(parent_entity_id))
     }
 }
 

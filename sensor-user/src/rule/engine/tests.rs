@@ -144,3 +144,15 @@ fn stage1_held_is_process_of_the_whole_event() {
         "{stats:?}"
     );
 }
+
+#[test]
+fn stage2_hinted_matches_only_with_the_key() {
+    let mut e = engine();
+    assert_eq!(e.process(exec(T0, "h", "a")), None);
+    let hint = |s: &str| Some(super::ParentHint::of(s));
+    let stage2 = || connect(T0 + MS, "h", "a", "93.184.216.34");
+    let none = e.process_stage2_hinted(T0 + MS, Some("h"), Some("b"), hint("b"), stage2);
+    assert_eq!(none, None);
+    let alert = e.process_stage2_hinted(T0 + MS, Some("h"), Some("a"), hint("a"), stage2);
+    assert_eq!(alert.map(|a| a.stage1.timestamp), Some(T0));
+}
