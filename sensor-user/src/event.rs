@@ -98,6 +98,12 @@ pub struct Event {
     /// The original ECS document when the event came from one (replay); alerts embed it
     /// verbatim instead of re-rendering.
     pub original: Option<Arc<serde_json::Value>>,
+    /// The document line a replayed stage 1 was read from, while the engine holds it: such an
+    /// event carries only its timestamp and join key besides (see
+    /// [`Engine::process_stage1_held`](crate::rule::Engine::process_stage1_held)), and replay
+    /// builds the whole event from this line only if it becomes part of an alert. `None` for
+    /// every other event.
+    pub raw: Option<Box<[u8]>>,
 }
 
 impl Event {

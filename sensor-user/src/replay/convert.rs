@@ -6,7 +6,7 @@
 //! required fields are `@timestamp` (the merge needs it) and `event.category` (without it a
 //! document is no Defend event); every other absent field is ECS null and left to the rule.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::fields::{Fields, ProcessFields, Str, StrList};
 use super::time::{DateCache, parse_rfc3339, parse_rfc3339_with};
@@ -129,8 +129,11 @@ fn time(raw: Option<&str>, field: &'static str) -> Result<Option<TimestampNs>, F
 
 fn ip(raw: Option<&str>, field: &'static str) -> Result<Option<IpAddr>, FieldError> {
     raw.map(|s| {
-        if let Some(v4) = plain_ipv4(s) {
-            return Ok(IpAddr::V4(v4));
+        if let Some(ip) = plain_ipv4(s)
+            .map(IpAddr::V4)
+            .or_else(|| plain_ipv6(s).map(IpAddr::V6))
+        {
+            return Ok(ip);
         }
         s.parse().map_err(|_| FieldError::Ip {
             field,
@@ -143,27 +146,93 @@ fn ip(raw: Option<&str>, field: &'static str) -> Result<Option<IpAddr>, FieldErr
 /// Dotted-quad IPv4 (`a.b.c.d`, each 0 to 255 in one to three digits, no leading zero): a fast
 /// path that accepts only what `IpAddr::from_str` accepts, with the same value; anything else
 /// is left to it.
-fn plain_ipv4(s: &str) -> Option<std::net::Ipv4Addr> {
+fn plain_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
     let mut octets = [0u8; 4];
-    let mut parts = s.as_bytes().split(|&b| b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
-        }
-        let mut n: u16 = 0;
-        for &d in part {
-            if !d.is_ascii_digit() {
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
                 return None;
             }
-            n = n * 10 + u16::from(d - b'0');
+            i += 1;
+        }
+        let start = i;
+        let mut n: u32 = 0;
+        while let Some(&d) = b.get(i)
+            && d.is_ascii_digit()
+            && i - start < 3
+        {
+            n = n * 10 + u32::from(d - b'0');
+            i += 1;
+        }
+        if i == start || (i - start > 1 && b[start] == b'0') {
+            return None;
         }
         *octet = u8::try_from(n).ok()?;
     }
-    parts
-        .next()
-        .is_none()
-        .then_some(std::net::Ipv4Addr::from(octets))
+    (i == b.len()).then_some(Ipv4Addr::from(octets))
+}
+
+/// IPv6 in hex groups only (`2606:4700::1111`, `fe80::1`, eight full groups; no embedded IPv4):
+/// one to four hex digits per group, at most one `::` standing for at least one zero group. A
+/// fast path like [`plain_ipv4`]: it accepts only what `IpAddr::from_str` accepts, with the same
+/// value, and leaves anything else to it.
+fn plain_ipv6(s: &str) -> Option<Ipv6Addr> {
+    let b = s.as_bytes();
+    let mut groups = [0u16; 8];
+    let mut n = 0;
+    // Groups read before the `::`, if there is one.
+    let mut gap = None;
+    let mut i = 0;
+    if b.starts_with(b"::") {
+        gap = Some(0);
+        i = 2;
+    }
+    while i < b.len() {
+        let start = i;
+        let mut group = 0u16;
+        while let Some(digit) = b.get(i).and_then(|&c| hex_digit(c))
+            && i - start < 4
+        {
+            group = (group << 4) | digit;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        *groups.get_mut(n)? = group;
+        n += 1;
+        match b.get(i..i + 2) {
+            None if i == b.len() => break,
+            Some(b"::") if gap.is_none() => {
+                gap = Some(n);
+                i += 2;
+            }
+            // A single colon before another group.
+            Some([b':', c]) if *c != b':' => i += 1,
+            _ => return None,
+        }
+    }
+    match gap {
+        None if n == 8 => {}
+        Some(at) if n <= 7 => {
+            groups.copy_within(at..n, 8 - (n - at));
+            groups[at..8 - (n - at)].fill(0);
+        }
+        _ => return None,
+    }
+    Some(Ipv6Addr::from(groups))
+}
+
+/// The value of one hex digit.
+fn hex_digit(c: u8) -> Option<u16> {
+    match c {
+        b'0'..=b'9' => Some(u16::from(c - b'0')),
+        b'a'..=b'f' => Some(u16::from(c - b'a' + 10)),
+        b'A'..=b'F' => Some(u16::from(c - b'A' + 10)),
+        _ => None,
+    }
 }
 
 fn owned(s: Option<Str<'_>>) -> Option<String> {
@@ -174,13 +243,26 @@ fn owned(s: Option<Str<'_>>) -> Option<String> {
 mod tests {
     use std::net::IpAddr;
 
-    use super::plain_ipv4;
+    use super::{plain_ipv4, plain_ipv6};
+
+    /// The fast paths accept only what `IpAddr::from_str` does, with the same value, and
+    /// `expect_fast` says whether they must accept a string std accepts.
+    fn agrees(s: &str, expect_fast: bool) {
+        let fast = plain_ipv4(s)
+            .map(IpAddr::V4)
+            .or_else(|| plain_ipv6(s).map(IpAddr::V6));
+        let std = s.parse::<IpAddr>().ok();
+        assert!(fast.is_none() || fast == std, "{s:?}: {fast:?} vs {std:?}");
+        if expect_fast && std.is_some() {
+            assert_eq!(fast, std, "{s:?}");
+        }
+    }
 
     #[test]
     fn plain_ipv4_accepts_only_what_std_does() {
         let mut cases: Vec<String> = "0.0.0.0|255.255.255.255|256.1.1.1|01.2.3.4|1.2.3|1.2.3.4.5|\
              1..2.3|1.2.3.|.1.2.3|1.2.3.4 |+1.2.3.4|1.2.3.04|10.0.0.10|999.1.1.1|1.2.3.-4|\
-             ::ffff:1.2.3.4||1234.1.1.1|1.2.3.a"
+             ::ffff:1.2.3.4||1234.1.1.1|1.2.3.a|1.2.3.4\n|1.2.3.0000"
             .split('|')
             .map(String::from)
             .collect();
@@ -188,11 +270,58 @@ mod tests {
             cases.push(format!("{a}.1.{a}.2"));
         }
         for s in &cases {
-            let fast = plain_ipv4(s).map(IpAddr::V4);
-            let std = s.parse::<IpAddr>().ok();
-            assert!(fast.is_none() || fast == std, "{s:?}: {fast:?} vs {std:?}");
-            if std.is_some_and(|ip| ip.is_ipv4()) {
-                assert_eq!(fast, std, "{s:?}");
+            agrees(s, !s.contains(':'));
+        }
+    }
+
+    #[test]
+    fn plain_ipv6_accepts_only_what_std_does() {
+        for s in "::|::1|1::|1::2|2606:4700::1111|fe80::1|FE80::A:b|1:2:3:4:5:6:7:8|\
+             1:2:3:4:5:6:7::|::2:3:4:5:6:7:8|1:2:3::5:6:7:8|0000:ffff:FFFF:0:00:000:1:0|\
+             1:2:3:4:5:6:7:8::|::1:2:3:4:5:6:7:8|1:2:3:4:5:6:7|1:2:3:4:5:6:7:8:9|:1::2|1::2:|\
+             1::2::3|:::|1:::2|12345::|::12345|g::1|1:2:3:4:5:6::7:8|::ffff:1.2.3.4|\
+             ::1.2.3.4|1::2.3.4.5| ::1|::1 |1:2|:|+1::2|1::-2|１::2"
+            .split('|')
+            .map(str::trim_start)
+        {
+            agrees(s, !s.contains('.'));
+        }
+        // Every string of up to six characters over a small alphabet.
+        let alphabet = [b'0', b'a', b'F', b':', b'.', b'1'];
+        let mut s = Vec::new();
+        fn all(s: &mut Vec<u8>, alphabet: &[u8], left: usize) {
+            let text = std::str::from_utf8(s).expect("ascii");
+            agrees(text, !text.contains('.'));
+            if left == 0 {
+                return;
+            }
+            for &c in alphabet {
+                s.push(c);
+                all(s, alphabet, left - 1);
+                s.pop();
+            }
+        }
+        all(&mut s, &alphabet, 6);
+        // Generated addresses in every compressed spelling std accepts.
+        for bits in [
+            0u128,
+            1,
+            u128::MAX,
+            0x2606_4700 << 96 | 0x1111,
+            0xfe80 << 112 | 1,
+        ] {
+            let full: Vec<String> = std::net::Ipv6Addr::from(bits)
+                .segments()
+                .iter()
+                .map(|g| format!("{g:x}"))
+                .collect();
+            agrees(&full.join(":"), true);
+            for at in 0..8 {
+                for len in 1..=8 - at {
+                    let head = full[..at].join(":");
+                    let tail = full[at + len..].join(":");
+                    agrees(&format!("{head}::{tail}"), true);
+                }
             }
         }
     }

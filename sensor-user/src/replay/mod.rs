@@ -2,19 +2,18 @@
 //! `logs-endpoint.events.process-*` and `logs-endpoint.events.network-*`) with the same engine
 //! and the same alert documents as live mode. Several inputs are merged into `@timestamp` order
 //! ([`merge`]) within a stated disorder tolerance; each line is parsed and validated in full
-//! into a handful of borrowed fields ([`fields`], [`convert`]) rather than a JSON tree, and only
-//! the events one of the rule's stages accepts ([`relevance`]) become owned events; bad lines
-//! are counted, the first few reported, and skipped ([`diagnostics`]). An alert's two documents
-//! are parsed from their raw lines only when it is printed ([`originals`]). Memory is the
-//! engine's pending state (with one raw line per held stage 1) plus one disorder window of
-//! relevant events, never the input size.
+//! into a handful of borrowed fields ([`fields`], [`convert`]) rather than a JSON tree; only the
+//! events one of the rule's stages accepts ([`relevance`]) are kept, as their time, join key
+//! and raw line ([`source`]), and become owned events, with their original documents, only when
+//! they are part of a printed alert. Bad lines are counted, the first few reported, and skipped
+//! ([`diagnostics`]). Memory is the engine's pending state (with one raw line per held stage 1)
+//! plus one disorder window of relevant events, never the input size.
 
 pub mod convert;
 pub mod diagnostics;
 pub mod fields;
 pub mod input;
 pub mod merge;
-pub mod originals;
 pub mod relevance;
 pub mod source;
 pub mod time;
@@ -110,29 +109,25 @@ pub fn replay(
     let mut merge = Merge::new(sources, opts.max_disorder_ns, opts.max_buffered);
     let relevance = relevance::Relevance::new(&opts.rule);
     let mut engine = Engine::new(opts.rule.clone(), opts.limits);
-    let mut originals = originals::Originals::new(opts.limits.max_pending);
-    let mut now = None;
     let mut cap = RateCap::new(u64::from(MAX_ALERTS_PER_WINDOW), ALERT_WINDOW_NS);
     let mut summary = Summary::default();
     while let Some(item) = merge.next(&relevance, diag)? {
         let ts = item.timestamp;
-        if now.is_none_or(|n| ts > n) {
-            now = Some(ts);
-            originals.expire(ts);
-        }
-        // A stage 1's line waits in `originals` for an alert that may need it; a stage 2's is
-        // needed only if it completes a sequence now.
+        // A stage 1's line waits with it in the engine for an alert that may need it; a stage
+        // 2's is needed only if it completes a sequence now.
         let (alert, stage2_raw) = match item.body {
-            Body::Stage1 { event, raw } => {
-                originals.insert(&event, raw);
-                (engine.process(*event), None)
+            Body::Stage1(held) => {
+                engine.process_stage1_held(*held, source::stage1_event);
+                continue;
             }
             Body::Stage2 { event, raw } => (engine.process(*event), Some(raw.into_vec())),
             Body::Stage2Line(held) => {
                 let (host_id, parent_entity_id) = held.key();
-                let alert = engine.process_stage2_key(ts, host_id, parent_entity_id, || {
-                    source::stage2_event(held.raw(), ts, host_id, parent_entity_id)
-                });
+                let hint = held.hint();
+                let alert =
+                    engine.process_stage2_hinted(ts, host_id, parent_entity_id, hint, || {
+                        source::stage2_event(held.raw(), ts, host_id, parent_entity_id)
+                    });
                 if alert.is_none() {
                     merge.recycle(held.into_raw());
                     continue;
@@ -143,13 +138,14 @@ pub fn replay(
         let Some(alert) = alert else {
             continue;
         };
-        let stage1_raw = originals.take(&alert.stage1);
         if opts.rate_cap && cap.admit(alert.stage2.timestamp) == Verdict::Suppress {
             summary.alerts_suppressed += 1;
             continue;
         }
+        let held = &alert.stage1;
+        let stage1 = Arc::new(source::stage1_event(held));
         let alert = Alert {
-            stage1: with_original(alert.stage1, stage1_raw.as_deref()),
+            stage1: with_original(stage1, held.raw.as_deref()),
             stage2: with_original(alert.stage2, stage2_raw.as_deref()),
         };
         emit(&alert).map_err(ReplayError::Write)?;

@@ -7,6 +7,7 @@
 //! the rest is exact, keeps the reorder buffer small, and spares them any allocation. A relevant
 //! event keeps its raw line, so its document is parsed only if it becomes part of an alert.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::io::BufRead;
 
@@ -17,6 +18,7 @@ use super::input::{Line, LineReader};
 use super::relevance::{Relevance, Stage};
 use super::time::DateCache;
 use crate::event::{Event, TimestampNs};
+use crate::rule::ParentHint;
 
 /// One relevant event and where it came from.
 pub struct Item {
@@ -38,8 +40,12 @@ impl Item {
 /// What an [`Item`] holds: the event (built, or only its join key) and its raw line (alerts
 /// embed it as the original document).
 pub enum Body {
-    /// A stage 1, built (the engine holds it). Boxed: items move through the merge's buffer.
-    Stage1 { event: Box<Event>, raw: Box<[u8]> },
+    /// A stage 1 as the engine holds it ([`Engine::process_stage1_held`]): its time, join key
+    /// and raw line ([`Event::raw`]); built whole ([`stage1_event`]) only if it becomes part of
+    /// an alert, which few do. Boxed: items move through the merge's buffer.
+    ///
+    /// [`Engine::process_stage1_held`]: crate::rule::Engine::process_stage1_held
+    Stage1(Box<Event>),
     /// A stage 2 whose join key is plain text of its line (nearly all): built from the line
     /// ([`stage2_event`]) only if it completes a sequence, which few do.
     Stage2Line(Stage2Line),
@@ -52,6 +58,8 @@ pub struct Stage2Line {
     raw: Vec<u8>,
     host_id: Option<Span>,
     parent_entity_id: Option<Span>,
+    /// Of `parent_entity_id`, made while the line was in cache (it is read again much later).
+    hint: Option<ParentHint>,
 }
 
 /// A byte range of a line.
@@ -86,6 +94,7 @@ impl Stage2Line {
             None => Some(None),
             Some(s) => Span::of(s, line).map(Some),
         };
+        let hint = parent_entity_id.map(ParentHint::of);
         let (host_id, parent_entity_id) = (span(host_id)?, span(parent_entity_id)?);
         let mut raw = spare.0.pop().unwrap_or_default();
         raw.clear();
@@ -94,12 +103,18 @@ impl Stage2Line {
             raw,
             host_id,
             parent_entity_id,
+            hint,
         })
     }
 
-    /// `host.id` and `process.parent.entity_id`.
+    /// `host.id` and `process.parent.entity_id` (where they lie: their bytes are not read).
     pub fn key(&self) -> (Option<&str>, Option<&str>) {
         (self.text(self.host_id), self.text(self.parent_entity_id))
+    }
+
+    /// [`ParentHint`] of `process.parent.entity_id`.
+    pub fn hint(&self) -> Option<ParentHint> {
+        self.hint
     }
 
     fn text(&self, span: Option<Span>) -> Option<&str> {
@@ -260,10 +275,16 @@ fn classify(
     relevance.debug_check(line, stage);
     let body = match stage {
         None => None,
-        Some(Stage::One) => Some(Body::Stage1 {
-            event: Box::new(convert::event(fields, parsed)),
-            raw: Box::from(line),
-        }),
+        Some(Stage::One) => {
+            let mut held = Event {
+                timestamp: parsed.timestamp,
+                host_id: fields.host_id.map(Cow::into_owned),
+                raw: Some(Box::from(line)),
+                ..Event::default()
+            };
+            held.process.entity_id = fields.process.entity_id.map(Cow::into_owned);
+            Some(Body::Stage1(Box::new(held)))
+        }
         Some(Stage::Two) => Some(
             match Stage2Line::new(
                 line,
@@ -282,6 +303,16 @@ fn classify(
     Ok((parsed.timestamp, body))
 }
 
+/// The whole stage-1 event of one held as [`Body::Stage1`] (parsed again from its line: only
+/// for the few that become part of an alert). Should that fail all the same, the held event.
+pub fn stage1_event(held: &Event) -> Event {
+    let whole = held.raw.as_deref().and_then(event_of_line);
+    whole.unwrap_or_else(|| Event {
+        raw: None,
+        ..held.clone()
+    })
+}
+
 /// The stage-2 event of a line that [`Source`] classified as one (parsed again: only for the
 /// few that complete a sequence). Should that fail all the same, an event with just the time
 /// and key the engine matched on.
@@ -291,10 +322,7 @@ pub fn stage2_event(
     host_id: Option<&str>,
     parent_entity_id: Option<&str>,
 ) -> Event {
-    let event = fields::parse(raw)
-        .ok()
-        .and_then(|f| convert::check(&f).ok().map(|p| convert::event(f, p)));
-    event.unwrap_or_else(|| {
+    event_of_line(raw).unwrap_or_else(|| {
         let mut event = Event {
             timestamp,
             host_id: host_id.map(str::to_owned),
@@ -303,4 +331,10 @@ pub fn stage2_event(
         event.parent.entity_id = parent_entity_id.map(str::to_owned);
         event
     })
+}
+
+/// The event of a line [`Source`] accepted, parsed again.
+fn event_of_line(raw: &[u8]) -> Option<Event> {
+    let f = fields::parse(raw).ok()?;
+    convert::check(&f).ok().map(|p| convert::event(f, p))
 }

@@ -7,14 +7,17 @@
 //! time-ordered queue with lazy deletion; the number of held keys is bounded by
 //! [`Limits::max_pending`], evicting the oldest.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use ipnetwork::IpNetwork;
 
 use super::definition::{DEFAULT_PARENT_EXECUTABLE, MAXSPAN_NS};
 use super::exclusions::Exclusions;
+use super::fasthash::FastMap;
 use crate::event::{Alert, Event, TimestampNs};
+use filter::KeyFilter;
+pub use filter::ParentHint;
 
 /// What users may configure: the stage-1 parent executables (replacing the seed's
 /// `/usr/sbin/sshd`, e.g. to add `sshd-session`) and exclusions added to the seed's.
@@ -101,7 +104,7 @@ pub struct Engine {
     exclusions: Exclusions,
     limits: Limits,
     /// host.id -> process.entity_id -> newest stage 1.
-    pending: HashMap<String, HashMap<String, Pending>>,
+    pending: FastMap<String, FastMap<String, Pending>>,
     /// Number of entries in `pending` (over all hosts).
     pending_len: usize,
     /// Sorted by timestamp (oldest first), then insertion.
@@ -110,7 +113,7 @@ pub struct Engine {
     /// The newest event timestamp seen.
     watermark: Option<TimestampNs>,
     stats: EngineStats,
-    /// Says "not held" for most keys that are not, without SipHash (see [`KeyFilter`]).
+    /// Says "not held" for most keys that are not, without a map lookup (see [`KeyFilter`]).
     filter: KeyFilter,
 }
 
@@ -121,7 +124,7 @@ impl Engine {
             config,
             exclusions,
             limits,
-            pending: HashMap::new(),
+            pending: FastMap::default(),
             pending_len: 0,
             queue: VecDeque::new(),
             next_generation: 0,
@@ -170,10 +173,26 @@ impl Engine {
         parent_entity_id: Option<&str>,
         build: impl FnOnce() -> Event,
     ) -> Option<Alert> {
+        let hint = parent_entity_id.map(ParentHint::of);
+        self.process_stage2_hinted(timestamp, host_id, parent_entity_id, hint, build)
+    }
+
+    /// [`Engine::process_stage2_key`] with `hint` (`parent_entity_id.map(ParentHint::of)`) made
+    /// earlier by the caller, so that a stage 2 whose key is not held is answered without
+    /// reading the key's bytes (debug builds assert the hint).
+    pub fn process_stage2_hinted(
+        &mut self,
+        timestamp: TimestampNs,
+        host_id: Option<&str>,
+        parent_entity_id: Option<&str>,
+        hint: Option<ParentHint>,
+        build: impl FnOnce() -> Event,
+    ) -> Option<Alert> {
+        debug_assert_eq!(hint, parent_entity_id.map(ParentHint::of), "wrong hint");
         self.stats.events += 1;
         self.advance(timestamp);
         self.stats.stage2_candidates += 1;
-        let stage1 = self.take_match(host_id?, parent_entity_id?, timestamp)?;
+        let stage1 = self.take_match(host_id?, parent_entity_id?, hint?, timestamp)?;
         let stage2 = build();
         debug_assert!(
             stage2.timestamp == timestamp
@@ -187,6 +206,32 @@ impl Engine {
             stage1,
             stage2: Arc::new(stage2),
         })
+    }
+
+    /// [`Engine::process`] for a stage 1 held in a cheaper form (replay): `stage1` carries only
+    /// its timestamp, `host.id`, `process.entity_id` and whatever the caller needs back with the
+    /// alert (its raw line), since storing a stage 1 reads nothing else. Same state changes,
+    /// counters and answer (none) as `process` of the whole event, which the caller promises is
+    /// a stage 1 with this timestamp and key; debug builds build it with `whole` to assert it
+    /// (release builds never call it).
+    pub fn process_stage1_held(&mut self, stage1: Event, whole: impl FnOnce(&Event) -> Event) {
+        #[cfg(debug_assertions)]
+        {
+            let whole = whole(&stage1);
+            assert!(
+                whole.timestamp == stage1.timestamp
+                    && whole.host_id == stage1.host_id
+                    && whole.process.entity_id == stage1.process.entity_id
+                    && self.is_stage1(&whole),
+                "process_stage1_held: the whole event is not the stage 1 described"
+            );
+        }
+        #[cfg(not(debug_assertions))]
+        let _ = whole;
+        self.stats.events += 1;
+        self.advance(stage1.timestamp);
+        self.stats.stage1 += 1;
+        self.store_stage1(stage1);
     }
 
     /// A stage 1 of (`host_id`, `entity_id`) is held now (it may still be older than maxspan
@@ -328,7 +373,7 @@ impl Engine {
     fn match_stage2(&mut self, event: Event) -> Option<Alert> {
         let host = event.host_id.as_deref()?;
         let parent = event.parent.entity_id.as_deref()?;
-        let stage1 = self.take_match(host, parent, event.timestamp)?;
+        let stage1 = self.take_match(host, parent, ParentHint::of(parent), event.timestamp)?;
         Some(Alert {
             stage1,
             stage2: Arc::new(event),
@@ -340,9 +385,10 @@ impl Engine {
         &mut self,
         host: &str,
         parent: &str,
+        hint: ParentHint,
         timestamp: TimestampNs,
     ) -> Option<Arc<Event>> {
-        if !self.filter.may_hold(parent) {
+        if !self.filter.may_hold(hint) {
             return None;
         }
         let by_entity = self.pending.get_mut(host)?;
@@ -415,80 +461,6 @@ impl Engine {
     }
 }
 
-/// One bit per value of a cheap hash of a key's entity id: set for every key held (each is set
-/// when the key is stored; the bits are rebuilt from the held keys once insertions since the
-/// last rebuild outnumber them), so a clear bit proves a key is not held. Collisions only cost
-/// the exact lookup that follows, so a crafted input can make it useless but never wrong.
-#[derive(Debug)]
-struct KeyFilter {
-    bits: Box<[u64]>,
-    /// Keys set since the last rebuild.
-    inserted: usize,
-}
-
-impl KeyFilter {
-    /// 2^16 bits (8 KiB).
-    const BITS_LOG2: u32 = 16;
-    /// Insertions tolerated beyond twice the held keys before a rebuild.
-    const SLACK: usize = 4096;
-
-    fn new() -> Self {
-        Self {
-            bits: vec![0; 1 << (Self::BITS_LOG2 - 6)].into_boxed_slice(),
-            inserted: 0,
-        }
-    }
-
-    /// The bit of a key: by its entity id alone (the host rarely tells keys apart).
-    fn slot(entity: &str) -> (usize, u64) {
-        let h = key_hash(entity) >> (64 - Self::BITS_LOG2);
-        ((h >> 6) as usize, 1 << (h & 63))
-    }
-
-    fn insert(&mut self, entity: &str) {
-        let (word, bit) = Self::slot(entity);
-        if let Some(w) = self.bits.get_mut(word) {
-            *w |= bit;
-        }
-        self.inserted += 1;
-    }
-
-    fn may_hold(&self, entity: &str) -> bool {
-        let (word, bit) = Self::slot(entity);
-        self.bits.get(word).is_none_or(|w| w & bit != 0)
-    }
-
-    fn rebuild(&mut self, pending: &HashMap<String, HashMap<String, Pending>>) {
-        self.bits.fill(0);
-        self.inserted = 0;
-        for entity in pending.values().flat_map(HashMap::keys) {
-            self.insert(entity);
-        }
-    }
-}
-
-/// A fast 64-bit hash of an entity id, eight bytes at a time (the last eight may overlap the
-/// ones before); not DoS-resistant: only [`KeyFilter`] uses it.
-fn key_hash(entity: &str) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mix = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(31);
-    let bytes = entity.as_bytes();
-    let mut h = (bytes.len() as u64).wrapping_mul(K);
-    if let Some(last) = bytes.last_chunk::<8>() {
-        let mut rest = bytes;
-        while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
-            h = mix(h, u64::from_le_bytes(*chunk));
-            rest = tail;
-        }
-        if !rest.is_empty() {
-            h = mix(h, u64::from_le_bytes(*last));
-        }
-    } else {
-        h = mix(h, bytes.iter().fold(0, |w, &b| (w << 8) | u64::from(b)));
-    }
-    (h ^ (h >> 29)).wrapping_mul(K)
-}
-
 fn exclusions_of(config: &RuleConfig) -> Exclusions {
     Exclusions::new(
         &config.extra_excluded_cidrs,
@@ -508,5 +480,6 @@ fn expired(timestamp: TimestampNs, now: TimestampNs) -> bool {
     i128::from(now) - i128::from(timestamp) > i128::from(MAXSPAN_NS)
 }
 
+mod filter;
 #[cfg(test)]
 mod tests;

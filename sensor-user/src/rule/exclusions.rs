@@ -28,9 +28,9 @@ pub fn normalize_ip(ip: IpAddr) -> IpAddr {
 pub struct Exclusions {
     v4: Intervals<u32>,
     v6: Intervals<u128>,
-    /// Sorted, deduplicated.
+    /// Sorted by length, then bytes; deduplicated.
     executables: Vec<Box<str>>,
-    /// Sorted, deduplicated.
+    /// Sorted by length, then bytes; deduplicated.
     names: Vec<Box<str>>,
 }
 
@@ -155,18 +155,25 @@ impl<T: Copy + Ord> Intervals<T> {
     }
 }
 
+/// The strings sorted by length, then bytes, and deduplicated: a lookup compares lengths first,
+/// so a value no string has the length of (most of them) costs no byte comparison.
 fn sorted_set<'a>(seed: impl Iterator<Item = &'a str>, extra: &'a [String]) -> Vec<Box<str>> {
     let mut set: Vec<Box<str>> = seed
         .chain(extra.iter().map(String::as_str))
         .map(Box::from)
         .collect();
-    set.sort_unstable();
+    set.sort_unstable_by(|a, b| by_len_then_bytes(a, b));
     set.dedup();
     set
 }
 
+fn by_len_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
 fn contains_str(set: &[Box<str>], value: &str) -> bool {
-    set.binary_search_by(|probe| (**probe).cmp(value)).is_ok()
+    set.binary_search_by(|probe| by_len_then_bytes(probe, value))
+        .is_ok()
 }
 
 #[cfg(test)]

@@ -2,5 +2,6 @@
 pub mod definition;
 pub mod engine;
 pub mod exclusions;
+pub mod fasthash;
 
-pub use engine::{Engine, EngineStats, Limits, RuleConfig};
+pub use engine::{Engine, EngineStats, Limits, ParentHint, RuleConfig};

@@ -96,3 +96,63 @@ fn net(s: &str) -> IpNetwork {
 mod conditions;
 mod elasticsearch;
 mod sequence;
+
+/// A stage 1 fed as only its time and key (`process_stage1_held`) changes the engine exactly as
+/// the whole event fed to `process` does: same counters, same keys held, same matches, evictions
+/// and expiries, and the alert hands back the held event.
+#[test]
+fn stage1_held_is_process_of_the_whole_event() {
+    let limits = Limits { max_pending: 40 };
+    let mut whole = Engine::new(RuleConfig::default(), limits);
+    let mut held = Engine::new(RuleConfig::default(), limits);
+    let mut x: u64 = 11;
+    let mut ts = T0;
+    for i in 0..20_000u64 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        // Mostly forward, sometimes back, sometimes past maxspan.
+        ts += ((x >> 33) % (30 * MS as u64)) as TimestampNs - 5 * MS;
+        let host = format!("h{}", (x >> 20) % 3);
+        let entity = format!("e{}", (x >> 40) % 100);
+        if (x >> 10).is_multiple_of(3) {
+            let e = exec(ts, &host, &entity);
+            let mut stub = Event {
+                timestamp: ts,
+                host_id: e.host_id.clone(),
+                raw: Some(Box::from(&b"line"[..])),
+                ..Event::default()
+            };
+            stub.process.entity_id = e.process.entity_id.clone();
+            assert_eq!(whole.process(e.clone()), None);
+            held.process_stage1_held(stub, |_| e);
+        } else {
+            let e = connect(ts, &host, &entity, "93.184.216.34");
+            let (want, got) = (whole.process(e.clone()), held.process(e));
+            assert_eq!(got.is_some(), want.is_some(), "event {i}");
+            if let (Some(got), Some(want)) = (got, want) {
+                assert_eq!(got.stage1.timestamp, want.stage1.timestamp);
+                assert_eq!(got.stage1.process.entity_id, want.stage1.process.entity_id);
+                assert_eq!(got.stage1.raw.as_deref(), Some(&b"line"[..]));
+            }
+        }
+        assert_eq!(held.stats(), whole.stats(), "event {i}");
+    }
+    let stats = held.stats();
+    assert!(
+        stats.alerts > 100 && stats.expired > 0 && stats.evicted > 0,
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn stage2_hinted_matches_only_with_the_key() {
+    let mut e = engine();
+    assert_eq!(e.process(exec(T0, "h", "a")), None);
+    let hint = |s: &str| Some(super::ParentHint::of(s));
+    let stage2 = || connect(T0 + MS, "h", "a", "93.184.216.34");
+    let none = e.process_stage2_hinted(T0 + MS, Some("h"), Some("b"), hint("b"), stage2);
+    assert_eq!(none, None);
+    let alert = e.process_stage2_hinted(T0 + MS, Some("h"), Some("a"), hint("a"), stage2);
+    assert_eq!(alert.map(|a| a.stage1.timestamp), Some(T0));
+}

@@ -1,0 +1,92 @@
+//! The engine's quick "not held" answer for a stage-2 key: one bit per value of a cheap hash of
+//! the entity ids held, so that most stage 2s (whose parent holds nothing) cost no map lookup.
+
+use super::Pending;
+use crate::rule::fasthash::FastMap;
+
+/// One bit per value of a cheap hash of a key's entity id: set for every key held (each is set
+/// when the key is stored; the bits are rebuilt from the held keys once insertions since the
+/// last rebuild outnumber them), so a clear bit proves a key is not held. Collisions only cost
+/// the exact lookup that follows, so a crafted input can make it useless but never wrong.
+#[derive(Debug)]
+pub(super) struct KeyFilter {
+    bits: Box<[u64]>,
+    /// Keys set since the last rebuild.
+    pub(super) inserted: usize,
+}
+
+impl KeyFilter {
+    /// 2^16 bits (8 KiB).
+    const BITS_LOG2: u32 = 16;
+    /// Insertions tolerated beyond twice the held keys before a rebuild.
+    pub(super) const SLACK: usize = 4096;
+
+    pub(super) fn new() -> Self {
+        Self {
+            bits: vec![0; 1 << (Self::BITS_LOG2 - 6)].into_boxed_slice(),
+            inserted: 0,
+        }
+    }
+
+    /// The bit of a key: by its entity id alone (the host rarely tells keys apart).
+    fn slot(hint: ParentHint) -> (usize, u64) {
+        let h = hint.0 >> (64 - Self::BITS_LOG2);
+        ((h >> 6) as usize, 1 << (h & 63))
+    }
+
+    pub(super) fn insert(&mut self, entity: &str) {
+        let (word, bit) = Self::slot(ParentHint::of(entity));
+        if let Some(w) = self.bits.get_mut(word) {
+            *w |= bit;
+        }
+        self.inserted += 1;
+    }
+
+    /// A key whose entity id has this hint may be held (false: it is not).
+    pub(super) fn may_hold(&self, hint: ParentHint) -> bool {
+        let (word, bit) = Self::slot(hint);
+        self.bits.get(word).is_none_or(|w| w & bit != 0)
+    }
+
+    pub(super) fn rebuild(&mut self, pending: &FastMap<String, FastMap<String, Pending>>) {
+        self.bits.fill(0);
+        self.inserted = 0;
+        for entity in pending.values().flat_map(FastMap::keys) {
+            self.insert(entity);
+        }
+    }
+}
+
+/// What the filter needs of a stage 2's `process.parent.entity_id`, made once by a caller that
+/// holds the key somewhere slow to read again (replay makes it while the line is in cache, and
+/// most stage 2s are then answered without touching their key's bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParentHint(u64);
+
+impl ParentHint {
+    pub fn of(parent_entity_id: &str) -> Self {
+        Self(key_hash(parent_entity_id))
+    }
+}
+
+/// A fast 64-bit hash of an entity id, eight bytes at a time (the last eight may overlap the
+/// ones before); not DoS-resistant: only [`KeyFilter`] uses it.
+fn key_hash(entity: &str) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mix = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(31);
+    let bytes = entity.as_bytes();
+    let mut h = (bytes.len() as u64).wrapping_mul(K);
+    if let Some(last) = bytes.last_chunk::<8>() {
+        let mut rest = bytes;
+        while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+            h = mix(h, u64::from_le_bytes(*chunk));
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            h = mix(h, u64::from_le_bytes(*last));
+        }
+    } else {
+        h = mix(h, bytes.iter().fold(0, |w, &b| (w << 8) | u64::from(b)));
+    }
+    (h ^ (h >> 29)).wrapping_mul(K)
+}
