@@ -18,26 +18,53 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 /// A string borrowed from the line when it has no escapes.
 pub type Str<'a> = Cow<'a, str>;
 
-/// A keyword field that ECS allows as a string or an array of strings; the first element is held
-/// inline, so the common one-element case allocates nothing.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct StrList<'a> {
-    first: Option<Str<'a>>,
-    more: Vec<Str<'a>>,
+/// A keyword field that ECS allows as a string or an array of strings. Reading it allocates
+/// nothing in the common cases: a single string is held inline, and an array the scanner has
+/// checked (strings without escapes, and nulls) is held as its raw text and split when read.
+#[derive(Clone)]
+pub enum StrList<'a> {
+    /// Elements read one at a time (a single string, or the `serde` visitor's).
+    Read {
+        first: Option<Str<'a>>,
+        more: Vec<Str<'a>>,
+    },
+    /// The inside of a JSON array, between its brackets, holding only strings without escapes
+    /// and nulls (so every `"` opens or closes one of its strings).
+    Plain(&'a str),
+}
+
+impl Default for StrList<'_> {
+    fn default() -> Self {
+        StrList::Read {
+            first: None,
+            more: Vec::new(),
+        }
+    }
 }
 
 impl<'a> StrList<'a> {
     #[inline]
     fn push(&mut self, s: Str<'a>) {
-        if self.first.is_none() {
-            self.first = Some(s);
-        } else {
-            self.more.push(s);
+        match self {
+            StrList::Read {
+                first: first @ None,
+                ..
+            } => *first = Some(s),
+            StrList::Read { more, .. } => more.push(s),
+            StrList::Plain(_) => unreachable!("a plain list is made whole"),
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.first.iter().chain(&self.more).map(|s| &**s)
+        let (read, plain) = match self {
+            StrList::Read { first, more } => (Some(first.iter().chain(more).map(|s| &**s)), None),
+            // Between quotes 1 and 2, 3 and 4, ...: the strings; the rest is commas, spaces
+            // and nulls.
+            StrList::Plain(raw) => (None, Some(raw.split('"').skip(1).step_by(2))),
+        };
+        read.into_iter()
+            .flatten()
+            .chain(plain.into_iter().flatten())
     }
 
     pub fn contains(&self, x: &str) -> bool {
@@ -45,12 +72,24 @@ impl<'a> StrList<'a> {
     }
 
     pub fn into_strings(self) -> Vec<String> {
-        let mut out = Vec::with_capacity(usize::from(self.first.is_some()) + self.more.len());
-        out.extend(self.first.map(Cow::into_owned));
-        out.extend(self.more.into_iter().map(Cow::into_owned));
-        out
+        self.iter().map(str::to_owned).collect()
     }
 }
+
+/// The elements, however they are held.
+impl fmt::Debug for StrList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for StrList<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for StrList<'_> {}
 
 /// `process.*` or `process.parent.*`.
 #[derive(Debug, Default)]

@@ -23,6 +23,17 @@ use super::{Fields, Str, StrList};
 /// Deeper nesting than this goes to `serde_json` (whose limit is 128).
 const MAX_DEPTH: usize = 100;
 
+/// `KEEP[n]`: the low `n` bytes of a `u128` (a key's bytes, read with what follows it).
+const KEEP: [u128; 17] = {
+    let mut keep = [0; 17];
+    let mut n = 1;
+    while n <= 16 {
+        keep[n] = u128::MAX >> (8 * (16 - n));
+        n += 1;
+    }
+    keep
+};
+
 /// Bitmap words kept between lines up to this many; a longer line's are freed after it.
 const KEEP_WORDS: usize = 1 << 12;
 
@@ -80,9 +91,13 @@ impl<'a> Walker<'a, '_> {
         self.b.get(i).copied()
     }
 
-    /// The first byte at or after `i` that is not JSON whitespace (or the end).
+    /// The first byte at or after `i` that is not JSON whitespace (or the end). Compact JSON
+    /// has none: one comparison (every byte above the space is not whitespace).
     #[inline(always)]
     fn ws(&self, mut i: usize) -> usize {
+        if self.at(i).is_none_or(|c| c > b' ') {
+            return i;
+        }
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.at(i) {
             i += 1;
         }
@@ -174,10 +189,7 @@ impl<'a> Walker<'a, '_> {
         }
         Some(match self.b.get(open + 1..open + 17) {
             Some(word) if key.len() <= 16 => {
-                let word = u128::from_le_bytes(word.try_into().ok()?);
-                // The empty key keeps no byte (a shift by 128 would overflow).
-                let keep = u128::MAX.checked_shr(8 * (16 - key.len() as u32));
-                Some(word & keep.unwrap_or(0))
+                Some(u128::from_le_bytes(word.try_into().ok()?) & KEEP[key.len()])
             }
             _ => pack(key),
         })
@@ -216,9 +228,9 @@ impl<'a> Walker<'a, '_> {
         }
     }
 
-    /// A string, an array of strings and nulls, or null, at `i`; the index after.
+    /// A string, an array of strings and nulls, or null, at `i`; the index after. An array is
+    /// checked here and held as its raw text ([`StrList::Plain`]).
     fn str_list(&self, mut i: usize, slot: &mut Option<StrList<'a>>) -> Option<usize> {
-        let mut list = StrList::default();
         match self.at(i)? {
             b'n' => {
                 *slot = None;
@@ -226,6 +238,7 @@ impl<'a> Walker<'a, '_> {
             }
             b'"' => {
                 let (s, after) = self.kept_str(i)?;
+                let mut list = StrList::default();
                 list.push(Cow::Borrowed(s));
                 *slot = Some(list);
                 return Some(after);
@@ -233,31 +246,27 @@ impl<'a> Walker<'a, '_> {
             b'[' => {}
             _ => return None,
         }
-        i = self.ws(i + 1);
-        if self.at(i)? == b']' {
-            *slot = Some(list);
-            return Some(i + 1);
-        }
-        loop {
-            i = match self.at(i)? {
-                b'"' => {
-                    let (s, after) = self.kept_str(i)?;
-                    list.push(Cow::Borrowed(s));
-                    after
+        let start = i + 1;
+        i = self.ws(start);
+        if self.at(i)? != b']' {
+            loop {
+                i = match self.at(i)? {
+                    b'"' => self.kept_str(i)?.1,
+                    b'n' => self.literal(i, b"null")?,
+                    _ => return None,
+                };
+                i = self.ws(i);
+                match self.at(i)? {
+                    b',' => i = self.ws(i + 1),
+                    b']' => break,
+                    _ => return None,
                 }
-                b'n' => self.literal(i, b"null")?,
-                _ => return None,
-            };
-            i = self.ws(i);
-            match self.at(i)? {
-                b',' => i = self.ws(i + 1),
-                b']' => {
-                    *slot = Some(list);
-                    return Some(i + 1);
-                }
-                _ => return None,
             }
         }
+        // Strings checked above (UTF-8 where the line is not ASCII), and ASCII between them.
+        let raw = std::str::from_utf8(&self.b[start..i]).ok()?;
+        *slot = Some(StrList::Plain(raw));
+        Some(i + 1)
     }
 
     /// Plain decimal digits (what `serde_json` reads as a `u64`) or null, at `i`; the value and
