@@ -248,10 +248,18 @@ impl<'a> Walker<'a, '_> {
         }
         let start = i + 1;
         i = self.ws(start);
+        // The first string, held inline when it is the only one (`event.category` and
+        // `event.type` are one-element arrays, read for every line).
+        let (mut first, mut count) = (None, 0);
         if self.at(i)? != b']' {
             loop {
                 i = match self.at(i)? {
-                    b'"' => self.kept_str(i)?.1,
+                    b'"' => {
+                        let (s, after) = self.kept_str(i)?;
+                        first = first.or(Some(s));
+                        count += 1;
+                        after
+                    }
                     b'n' => self.literal(i, b"null")?,
                     _ => return None,
                 };
@@ -263,9 +271,14 @@ impl<'a> Walker<'a, '_> {
                 }
             }
         }
-        // Strings checked above (UTF-8 where the line is not ASCII), and ASCII between them.
-        let raw = std::str::from_utf8(&self.b[start..i]).ok()?;
-        *slot = Some(StrList::Plain(raw));
+        let mut list = StrList::default();
+        if count > 1 {
+            // Strings checked above (UTF-8 where the line is not ASCII), ASCII between them.
+            list = StrList::Plain(std::str::from_utf8(&self.b[start..i]).ok()?);
+        } else if let Some(s) = first {
+            list.push(Cow::Borrowed(s));
+        }
+        *slot = Some(list);
         Some(i + 1)
     }
 
