@@ -1,10 +1,11 @@
 //! Stage one of the scanner ([`super::scan`]): where the strings of one line end, found 64 bytes
-//! at a time with SIMD compares and bit arithmetic (the simdjson method) rather than a loop over
-//! each string's bytes. It gives a bitmap of the line's unescaped `"` (backslash runs resolved
-//! across blocks), so stage two finds a string's end with one bit search; it rejects a line
-//! whose last string is unterminated or that holds a control character inside a string; and it
-//! says whether the line has any backslash or byte over 0x7f, so stage two checks escapes and
-//! UTF-8 only in lines that have them. Bytes outside strings are stage two's to validate.
+//! at a time with SIMD compares (AVX2 where the processor has it, else SSE2) and bit
+//! arithmetic (the simdjson method) rather than a loop over each string's bytes. It gives a
+//! bitmap of the line's unescaped `"` (backslash runs resolved across blocks), so stage two
+//! finds a string's end with one bit search; it rejects a line whose last string is
+//! unterminated or that holds a control character inside a string; and it says whether the line
+//! has any backslash or byte over 0x7f, so stage two checks escapes and UTF-8 only in lines that
+//! have them. Bytes outside strings are stage two's to validate.
 
 /// What stage one saw in the whole line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -231,7 +232,7 @@ fn classify_avx2(block: &[u8; 64]) -> Masks {
 
 /// [`classify`] a byte at a time: the portable path, and the reference the tests hold the SIMD
 /// ones to.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 fn classify_bytes(block: &[u8; 64]) -> Masks {
     let mut m = Masks::default();
     for (i, &c) in block.iter().enumerate() {
@@ -272,18 +273,39 @@ mod tests {
         (!in_string).then_some(out)
     }
 
+    /// Every block classifier this processor can run, each through the whole line.
+    fn all_paths(line: &[u8]) -> Vec<(&'static str, Option<Flags>, Vec<u64>)> {
+        let mut runs = Vec::new();
+        let mut run = |name, f: &dyn Fn(&[u8], &mut Vec<u64>) -> Option<Flags>| {
+            let mut out = Vec::new();
+            let flags = f(line, &mut out);
+            runs.push((name, flags, out));
+        };
+        run("dispatch", &|l, o| quotes(l, o));
+        run("bytes", &|l, o| quotes_with(l, o, classify_bytes));
+        #[cfg(target_arch = "x86_64")]
+        {
+            run("sse2", &|l, o| quotes_with(l, o, classify_sse2));
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                run("avx2", &|l, o| unsafe { quotes_avx2(l, o) });
+            }
+        }
+        runs
+    }
+
     fn check(line: &[u8]) {
-        let mut got = Vec::new();
-        let flags = quotes(line, &mut got);
-        assert_eq!(
-            flags.map(|_| got),
-            reference(line),
-            "{:?}",
-            String::from_utf8_lossy(line)
-        );
-        if let Some(flags) = flags {
-            assert_eq!(flags.backslash, line.contains(&b'\\'));
-            assert_eq!(flags.non_ascii, line.iter().any(|&c| c > 0x7f));
+        for (path, flags, got) in all_paths(line) {
+            assert_eq!(
+                flags.map(|_| got),
+                reference(line),
+                "{path}: {:?}",
+                String::from_utf8_lossy(line)
+            );
+            if let Some(flags) = flags {
+                assert_eq!(flags.backslash, line.contains(&b'\\'), "{path}");
+                assert_eq!(flags.non_ascii, line.iter().any(|&c| c > 0x7f), "{path}");
+            }
         }
     }
 
