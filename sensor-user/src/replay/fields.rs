@@ -1,14 +1,13 @@
 //! The few fields of an Elastic Defend document that the rule and the alert read, pulled out of
-//! one NDJSON line without building a JSON tree: a `serde` visitor walks the document once,
-//! routes `"process.parent.executable"`, `{"process": {"parent.executable": ..}}` and
-//! `{"process": {"parent": {"executable": ..}}}` to the same slot, borrows strings from the line
-//! where JSON escaping allows, and skips everything else as `IgnoredAny` (validated, not kept).
-//! Routing is a small state machine over key segments (which object we are in), so a key costs
-//! a match on a short string, never a path built in a buffer; a one-element list allocates
-//! nothing. A byte scanner ([`scan`]) does the same walk faster for what it handles and leaves
-//! the rest, and every error, to the visitor. Promises: a value of the wrong JSON type in a
-//! field it reads is an error naming the field; JSON `null` is the same as an absent field (ECS
-//! null); a field given twice keeps the last.
+//! one NDJSON line without building a JSON tree. Keys are routed ([`route`]) so that
+//! `"process.parent.executable"`, `{"process": {"parent.executable": ..}}` and
+//! `{"process": {"parent": {"executable": ..}}}` reach the same slot; strings are borrowed from
+//! the line where JSON escaping allows; everything else is validated, not kept. Two readers do
+//! this: a two-stage scanner ([`quotes`] finds where strings end with SIMD, [`scan`] walks the
+//! rest), which handles nearly every Defend document, and a `serde` visitor, which handles the
+//! rest and gives every error. Promises: a value of the wrong JSON type in a field it reads is
+//! an error naming the field; JSON `null` is the same as an absent field (ECS null); a field
+//! given twice keeps the last.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -202,13 +202,18 @@ impl<'a> Walker<'a, '_> {
         if self.flags.backslash && raw.contains(&b'\\') {
             return None;
         }
-        let s = if self.flags.non_ascii {
-            std::str::from_utf8(raw).ok()?
+        Some((self.utf8(raw)?, after))
+    }
+
+    /// Bytes of the line as `str`: checked only when the line is not all ASCII.
+    #[inline(always)]
+    fn utf8(&self, raw: &'a [u8]) -> Option<&'a str> {
+        if self.flags.non_ascii {
+            std::str::from_utf8(raw).ok()
         } else {
             // SAFETY: stage one saw no byte over 0x7f in the line: ASCII is UTF-8.
-            unsafe { std::str::from_utf8_unchecked(raw) }
-        };
-        Some((s, after))
+            Some(unsafe { std::str::from_utf8_unchecked(raw) })
+        }
     }
 
     /// A string value kept as `str`, or null, at `i`; the index after.
@@ -273,8 +278,7 @@ impl<'a> Walker<'a, '_> {
         }
         let mut list = StrList::default();
         if count > 1 {
-            // Strings checked above (UTF-8 where the line is not ASCII), ASCII between them.
-            list = StrList::Plain(std::str::from_utf8(&self.b[start..i]).ok()?);
+            list = StrList::Plain(self.utf8(&self.b[start..i])?);
         } else if let Some(s) = first {
             list.push(Cow::Borrowed(s));
         }
