@@ -273,10 +273,13 @@ mod tests {
         (!in_string).then_some(out)
     }
 
+    /// One way of running [`quotes`].
+    type Path<'f> = &'f dyn Fn(&[u8], &mut Vec<u64>) -> Option<Flags>;
+
     /// Every block classifier this processor can run, each through the whole line.
     fn all_paths(line: &[u8]) -> Vec<(&'static str, Option<Flags>, Vec<u64>)> {
         let mut runs = Vec::new();
-        let mut run = |name, f: &dyn Fn(&[u8], &mut Vec<u64>) -> Option<Flags>| {
+        let mut run = |name, f: Path<'_>| {
             let mut out = Vec::new();
             let flags = f(line, &mut out);
             runs.push((name, flags, out));
