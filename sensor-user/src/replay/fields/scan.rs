@@ -20,7 +20,8 @@ use super::quotes::{self, Flags};
 use super::route::{Leaf, Obj, ProcLeaf, Route, Which, pack, route_packed};
 use super::{Fields, Str, StrList};
 
-/// Deeper nesting than this goes to `serde_json` (whose limit is 128).
+/// Nesting of skipped values deeper than this goes to `serde_json` (which skips them without
+/// recursion): it bounds the walk's own recursion.
 const MAX_DEPTH: usize = 100;
 
 /// `KEEP[n]`: the low `n` bytes of a `u128` (a key's bytes, read with what follows it).
