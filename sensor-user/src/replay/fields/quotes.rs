@@ -368,13 +368,8 @@ mod tests {
     #[test]
     fn bitmap_matches_a_byte_loop_on_random_lines() {
         const ALPHABET: &[u8] = b"{}[]:,\"\"\"\\\\ \t\n\x01\x1f0129-.etrufalsnAbz\xc3\xa9";
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut rand = move |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rng = super::super::tests::Rng(0x2545_F491_4F6C_DD1D);
+        let mut rand = move |n: usize| rng.below(n);
         for _ in 0..20_000 {
             let len = rand(300);
             let line: Vec<u8> = (0..len).map(|_| ALPHABET[rand(ALPHABET.len())]).collect();

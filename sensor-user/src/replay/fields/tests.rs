@@ -211,11 +211,11 @@ fn agree(doc: &[u8]) -> (bool, bool) {
     (taken, slow.is_ok())
 }
 
-/// A xorshift generator: the same numbers on every run.
-struct Rng(u64);
+/// A xorshift generator: the same numbers on every run (also for [`super::quotes`]' tests).
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
