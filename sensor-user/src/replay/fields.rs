@@ -67,7 +67,11 @@ impl<'a> StrList<'a> {
     }
 
     pub fn contains(&self, x: &str) -> bool {
-        self.iter().any(|s| s == x)
+        match self {
+            // The common case (`event.category`, `event.type`), without the general iterator.
+            StrList::Read { first, more } if more.is_empty() => first.as_deref() == Some(x),
+            _ => self.iter().any(|s| s == x),
+        }
     }
 
     pub fn into_strings(self) -> Vec<String> {
