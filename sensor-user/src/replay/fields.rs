@@ -42,6 +42,15 @@ impl Default for StrList<'_> {
 }
 
 impl<'a> StrList<'a> {
+    /// A list of one string.
+    #[inline]
+    fn one(s: Str<'a>) -> Self {
+        StrList::Read {
+            first: Some(s),
+            more: Vec::new(),
+        }
+    }
+
     #[inline]
     fn push(&mut self, s: Str<'a>) {
         match self {

@@ -244,9 +244,7 @@ impl<'a> Walker<'a, '_> {
             }
             b'"' => {
                 let (s, after) = self.kept_str(i)?;
-                let mut list = StrList::default();
-                list.push(Cow::Borrowed(s));
-                *slot = Some(list);
+                *slot = Some(StrList::one(Cow::Borrowed(s)));
                 return Some(after);
             }
             b'[' => {}
@@ -277,13 +275,11 @@ impl<'a> Walker<'a, '_> {
                 }
             }
         }
-        let mut list = StrList::default();
-        if count > 1 {
-            list = StrList::Plain(self.utf8(&self.b[start..i])?);
-        } else if let Some(s) = first {
-            list.push(Cow::Borrowed(s));
-        }
-        *slot = Some(list);
+        *slot = Some(match first {
+            Some(_) if count > 1 => StrList::Plain(self.utf8(&self.b[start..i])?),
+            Some(s) => StrList::one(Cow::Borrowed(s)),
+            None => StrList::default(),
+        });
         Some(i + 1)
     }
 
