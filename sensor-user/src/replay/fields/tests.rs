@@ -1029,21 +1029,14 @@ impl Gen {
             Kind::Str => self.string(true),
             Kind::List if self.rng.chance(35) => self.string(true),
             Kind::List => {
-                self.out.push(b'[');
-                for k in 0..self.rng.below(6) {
-                    if k > 0 {
-                        self.ws();
-                        self.out.push(b',');
-                    }
-                    self.ws();
-                    if self.rng.chance(15) {
-                        self.push("null");
+                let n = self.rng.below(6);
+                self.array(n, |g| {
+                    if g.rng.chance(15) {
+                        g.push("null");
                     } else {
-                        self.string(true);
+                        g.string(true);
                     }
-                }
-                self.ws();
-                self.out.push(b']');
+                });
             }
             Kind::Id if self.rng.chance(50) => {
                 let s = *self.rng.pick(ID_STRINGS);
@@ -1056,6 +1049,21 @@ impl Gen {
                 self.push(n);
             }
         }
+    }
+
+    /// A JSON array of `n` items, each written by `item`, with random whitespace.
+    fn array(&mut self, n: usize, mut item: impl FnMut(&mut Self)) {
+        self.out.push(b'[');
+        for k in 0..n {
+            if k > 0 {
+                self.ws();
+                self.out.push(b',');
+            }
+            self.ws();
+            item(self);
+        }
+        self.ws();
+        self.out.push(b']');
     }
 
     /// Any value (to be skipped).
@@ -1072,17 +1080,8 @@ impl Gen {
             }
             2 | 3 => self.string(false),
             4 => {
-                self.out.push(b'[');
-                for k in 0..self.rng.below(4) {
-                    if k > 0 {
-                        self.ws();
-                        self.out.push(b',');
-                    }
-                    self.ws();
-                    self.any(depth + 1);
-                }
-                self.ws();
-                self.out.push(b']');
+                let n = self.rng.below(4);
+                self.array(n, |g| g.any(depth + 1));
             }
             _ => self.object(None, depth),
         }
