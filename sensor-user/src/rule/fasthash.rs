@@ -1,5 +1,5 @@
 //! A fast, non-cryptographic hasher for the hash maps of the hot path (the engine's pending
-//! stage 1s, replay's held original lines), whose keys are short strings (`host.id`,
+//! stage 1s, by host and by entity), whose keys are short strings (`host.id`,
 //! `process.entity_id`): eight bytes per multiply, where the standard SipHash costs several
 //! rounds per eight bytes.
 //!
