@@ -81,6 +81,26 @@ fn walk<'a>(line: &'a [u8], bitmap: &mut Vec<u64>, fields: &mut Fields<'a>) -> O
     (w.ws(i) == line.len()).then_some(())
 }
 
+/// What [`Walker::first`] and [`Walker::next`] find in an object or array.
+#[derive(Clone, Copy)]
+enum Next {
+    /// A member or element starts here.
+    Item(usize),
+    /// The object or array ended; the index after its closing bracket.
+    End(usize),
+}
+
+impl Next {
+    /// The index after the closing bracket (the loops over members stop only there).
+    #[inline(always)]
+    fn end(self) -> Option<usize> {
+        match self {
+            Next::End(i) => Some(i),
+            Next::Item(_) => None,
+        }
+    }
+}
+
 struct Walker<'a, 'q> {
     b: &'a [u8],
     /// Stage one's bitmap of `b`'s unescaped quotes.
@@ -140,24 +160,49 @@ impl<'a> Walker<'a, '_> {
         Some((self.b.get(open + 1..close)?, close + 1))
     }
 
+    /// The first member or element of an object or array whose opening bracket is just before
+    /// `i`, or its end (`close` right away).
+    #[inline(always)]
+    fn first(&self, i: usize, close: u8) -> Option<Next> {
+        let i = self.ws(i);
+        Some(if self.at(i)? == close {
+            Next::End(i + 1)
+        } else {
+            Next::Item(i)
+        })
+    }
+
+    /// What follows a member or element that ended before `i`: the next one (after `,`) or the
+    /// end of its object or array (`close`).
+    #[inline(always)]
+    fn next(&self, i: usize, close: u8) -> Option<Next> {
+        let i = self.ws(i);
+        match self.at(i)? {
+            b',' => Some(Next::Item(self.ws(i + 1))),
+            c if c == close => Some(Next::End(i + 1)),
+            _ => None,
+        }
+    }
+
+    /// The index of the value after a key that ended before `i` (past the `:`).
+    #[inline(always)]
+    fn colon(&self, i: usize) -> Option<usize> {
+        let i = self.ws(i);
+        (self.at(i)? == b':').then(|| self.ws(i + 1))
+    }
+
     /// An object whose `{` is just before `i`, its fields stored as read in `at`; the index
     /// after its `}`.
     fn object(&self, i: usize, at: Obj, f: &mut Fields<'a>) -> Option<usize> {
-        let mut i = self.ws(i);
-        match self.at(i)? {
-            b'}' => return Some(i + 1),
-            b'"' => {}
-            _ => return None,
-        }
-        loop {
-            let (key, after) = self.string(i)?;
-            let packed = self.key(i, key)?;
-            i = self.ws(after);
-            if self.at(i)? != b':' {
+        let mut next = self.first(i, b'}')?;
+        while let Next::Item(i) = next {
+            if self.at(i)? != b'"' {
                 return None;
             }
-            i = self.ws(i + 1);
-            i = match route_packed(at, key, packed) {
+            let (key, after) = self.string(i)?;
+            let packed = self.key(i, key)?;
+            let i = self.colon(after)?;
+            let end = match route_packed(at, key, packed) {
                 Route::Ignore => self.skip(i, 0)?,
                 Route::Obj(inner) => match self.at(i)? {
                     b'{' => self.object(i + 1, inner, f)?,
@@ -166,17 +211,9 @@ impl<'a> Walker<'a, '_> {
                 },
                 Route::Leaf(leaf) => self.store(i, leaf, f)?,
             };
-            i = self.ws(i);
-            match self.at(i)? {
-                b',' => {}
-                b'}' => return Some(i + 1),
-                _ => return None,
-            }
-            i = self.ws(i + 1);
-            if self.at(i)? != b'"' {
-                return None;
-            }
+            next = self.next(end, b'}')?;
         }
+        next.end()
     }
 
     /// A key (opened at `open`) without escapes, UTF-8, and its [`pack`] (from one load of the
@@ -238,7 +275,7 @@ impl<'a> Walker<'a, '_> {
 
     /// A string, an array of strings and nulls, or null, at `i`; the index after. An array is
     /// checked here and held as its raw text ([`StrList::Plain`]).
-    fn str_list(&self, mut i: usize, slot: &mut Option<StrList<'a>>) -> Option<usize> {
+    fn str_list(&self, i: usize, slot: &mut Option<StrList<'a>>) -> Option<usize> {
         match self.at(i)? {
             b'n' => {
                 *slot = None;
@@ -253,36 +290,30 @@ impl<'a> Walker<'a, '_> {
             _ => return None,
         }
         let start = i + 1;
-        i = self.ws(start);
         // The first string, held inline when it is the only one (`event.category` and
         // `event.type` are one-element arrays, read for every line).
         let (mut first, mut count) = (None, 0);
-        if self.at(i)? != b']' {
-            loop {
-                i = match self.at(i)? {
-                    b'"' => {
-                        let (s, after) = self.kept_str(i)?;
-                        first = first.or(Some(s));
-                        count += 1;
-                        after
-                    }
-                    b'n' => self.literal(i, b"null")?,
-                    _ => return None,
-                };
-                i = self.ws(i);
-                match self.at(i)? {
-                    b',' => i = self.ws(i + 1),
-                    b']' => break,
-                    _ => return None,
+        let mut next = self.first(start, b']')?;
+        while let Next::Item(i) = next {
+            let end = match self.at(i)? {
+                b'"' => {
+                    let (s, after) = self.kept_str(i)?;
+                    first = first.or(Some(s));
+                    count += 1;
+                    after
                 }
-            }
+                b'n' => self.literal(i, b"null")?,
+                _ => return None,
+            };
+            next = self.next(end, b']')?;
         }
+        let end = next.end()?;
         *slot = Some(match first {
-            Some(_) if count > 1 => StrList::Plain(self.utf8(&self.b[start..i])?),
+            Some(_) if count > 1 => StrList::Plain(self.utf8(&self.b[start..end - 1])?),
             Some(s) => StrList::one(Cow::Borrowed(s)),
             None => StrList::default(),
         });
-        Some(i + 1)
+        Some(end)
     }
 
     /// Plain decimal digits (what `serde_json` reads as a `u64`) or null, at `i`; the value and

@@ -2,7 +2,7 @@
 //! validates a value it ignores (`IgnoredAny`: string escapes, number grammar, literals,
 //! nesting), and only the index after it is returned.
 
-use super::{MAX_DEPTH, Walker};
+use super::{MAX_DEPTH, Next, Walker};
 
 impl Walker<'_, '_> {
     /// Skips the value at `i`, validating it as `serde_json` does when it ignores one; the
@@ -16,52 +16,32 @@ impl Walker<'_, '_> {
         self.skip_other(i, depth)
     }
 
-    fn skip_other(&self, mut i: usize, depth: usize) -> Option<usize> {
+    fn skip_other(&self, i: usize, depth: usize) -> Option<usize> {
         match self.at(i)? {
             b'"' => self.skip_str(i),
             b'{' => {
                 if depth >= MAX_DEPTH {
                     return None;
                 }
-                i = self.ws(i + 1);
-                match self.at(i)? {
-                    b'}' => return Some(i + 1),
-                    b'"' => {}
-                    _ => return None,
-                }
-                loop {
-                    i = self.ws(self.skip_str(i)?);
-                    if self.at(i)? != b':' {
-                        return None;
-                    }
-                    i = self.ws(self.skip(self.ws(i + 1), depth + 1)?);
-                    match self.at(i)? {
-                        b',' => {}
-                        b'}' => return Some(i + 1),
-                        _ => return None,
-                    }
-                    i = self.ws(i + 1);
+                let mut next = self.first(i + 1, b'}')?;
+                while let Next::Item(i) = next {
                     if self.at(i)? != b'"' {
                         return None;
                     }
+                    let value = self.colon(self.skip_str(i)?)?;
+                    next = self.next(self.skip(value, depth + 1)?, b'}')?;
                 }
+                next.end()
             }
             b'[' => {
                 if depth >= MAX_DEPTH {
                     return None;
                 }
-                i = self.ws(i + 1);
-                if self.at(i)? == b']' {
-                    return Some(i + 1);
+                let mut next = self.first(i + 1, b']')?;
+                while let Next::Item(i) = next {
+                    next = self.next(self.skip(i, depth + 1)?, b']')?;
                 }
-                loop {
-                    i = self.ws(self.skip(i, depth + 1)?);
-                    match self.at(i)? {
-                        b',' => i = self.ws(i + 1),
-                        b']' => return Some(i + 1),
-                        _ => return None,
-                    }
-                }
+                next.end()
             }
             b't' => self.literal(i, b"true"),
             b'f' => self.literal(i, b"false"),
