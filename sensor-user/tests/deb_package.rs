@@ -58,12 +58,8 @@ fn deb_installs_works_and_purges() {
         "this test needs root (dpkg -i): run the root test command, \
          cargo test -p sensor-user -- --include-ignored, as root"
     );
-    let status = Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", "sshd-sensor"])
-        .output()
-        .expect("run dpkg-query");
     assert!(
-        !String::from_utf8_lossy(&status.stdout).contains("installed"),
+        !dpkg_lists_sensor(),
         "sshd-sensor is already installed here; this test would replace it"
     );
 
@@ -142,12 +138,17 @@ fn deb_installs_works_and_purges() {
             "{file} is still there after purge"
         );
     }
+    assert!(
+        !dpkg_lists_sensor(),
+        "dpkg still lists sshd-sensor after purge"
+    );
+}
+
+/// Whether dpkg lists the sshd-sensor package as installed.
+fn dpkg_lists_sensor() -> bool {
     let status = Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", "sshd-sensor"])
         .output()
         .expect("run dpkg-query");
-    assert!(
-        !String::from_utf8_lossy(&status.stdout).contains("installed"),
-        "dpkg still lists sshd-sensor after purge"
-    );
+    String::from_utf8_lossy(&status.stdout).contains("installed")
 }

@@ -27,25 +27,8 @@ use std::{
 const UNIT: &str = include_str!("../../systemd/sshd-sensor.service");
 const NOBODY: u32 = 65534;
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("sshd-sensor-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod the temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 fn sensor_bin() -> PathBuf {
     std::env::var_os("SSHD_SENSOR_BIN")
@@ -185,8 +168,7 @@ fn unit_passes_systemd_analyze_verify() {
         &format!("ExecStart={} ", binary.display()),
     );
     assert_ne!(unit, UNIT, "ExecStart= was rewritten");
-    let path = dir.0.join("sshd-sensor.service");
-    std::fs::write(&path, unit).expect("write the unit copy");
+    let path = dir.file("sshd-sensor.service", &unit);
     let (ok, stdout, stderr) = systemd_analyze(&["verify", path.to_str().expect("UTF-8")]);
     assert!(ok, "systemd-analyze verify failed:\n{stdout}{stderr}");
     assert_eq!(format!("{stdout}{stderr}"), "", "verify must be silent");

@@ -53,17 +53,22 @@ fn quote(arg: &OsStr) -> String {
     }
 }
 
+/// Starts `cmd` with stdin closed and both outputs piped; panics, naming the command, if it
+/// cannot start.
+pub fn spawn_piped(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start `{}`: {e}", describe(cmd)))
+}
+
 /// Runs `cmd` with stdin closed and both outputs captured, killing it and panicking if it has
 /// not finished within `timeout`. Does not look at the exit status.
 pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> Finished {
     let command = describe(cmd);
     let started = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
+    let mut child = spawn_piped(cmd);
     let stdout = read_in_background(child.stdout.take().expect("stdout was piped"));
     let stderr = read_in_background(child.stderr.take().expect("stderr was piped"));
     let status = wait_bounded(&mut child, timeout).unwrap_or_else(|| {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::tempdir::set_mode;
+use crate::tempdir::copy_executable;
 
 /// The path of the `sst-connect` binary cargo built for this test run. Expands in the calling
 /// integration test, where cargo sets `CARGO_BIN_EXE_sst-connect`.
@@ -35,14 +35,7 @@ pub fn install(source: &Path, dir: &Path, name: &str) -> PathBuf {
         source.display()
     );
     let target = dir.join(name);
-    std::fs::copy(source, &target).unwrap_or_else(|e| {
-        panic!(
-            "cannot copy {} to {}: {e}",
-            source.display(),
-            target.display()
-        )
-    });
-    set_mode(&target, 0o755);
+    copy_executable(source, &target);
     target
 }
 

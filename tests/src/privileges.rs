@@ -11,7 +11,7 @@ use std::process::Command;
 
 use crate::prereq::tool;
 use crate::sensor;
-use crate::tempdir::set_mode;
+use crate::tempdir::copy_executable;
 
 /// The uid and gid the unprivileged sensor runs as (`nobody`).
 pub const NOBODY: u32 = 65534;
@@ -159,14 +159,7 @@ fn setpriv_list(names: &[String]) -> String {
 pub fn binary_for_nobody(dir: &Path) -> PathBuf {
     let source = sensor::binary();
     let target = dir.join("sshd-sensor");
-    std::fs::copy(&source, &target).unwrap_or_else(|e| {
-        panic!(
-            "cannot copy {} to {}: {e}",
-            source.display(),
-            target.display()
-        )
-    });
-    set_mode(&target, 0o755);
+    copy_executable(&source, &target);
     target
 }
 

@@ -10,7 +10,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -91,12 +91,7 @@ impl Sensor {
     /// line contains `ready`.
     pub fn start_command(mut command: Command) -> Self {
         let description = cmd::describe(&command);
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{description}`: {e}"));
+        let mut child = cmd::spawn_piped(&mut command);
         let stdout = Lines::default();
         let stderr = Lines::default();
         let readers = vec![

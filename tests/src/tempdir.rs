@@ -74,3 +74,15 @@ fn assert_traversable_by_others(dir: &Path) {
         );
     }
 }
+
+/// Copies `source` to `target` with mode 0755 (executable by any user).
+pub fn copy_executable(source: &Path, target: &Path) {
+    std::fs::copy(source, target).unwrap_or_else(|e| {
+        panic!(
+            "cannot copy {} to {}: {e}",
+            source.display(),
+            target.display()
+        )
+    });
+    set_mode(target, 0o755);
+}

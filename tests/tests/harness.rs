@@ -2,7 +2,6 @@
 //! the exec chain a login produces, and that every scenario's connect really reaches
 //! `SYN_SENT` while nothing leaves the sandbox.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use integration_tests::cmd;
@@ -120,12 +119,7 @@ fn check_exec_chain_and_syn_sent(bed: &Testbed) -> (ConnectReport, i32) {
     let remote = format!("{invocation} 3000; true");
     let mut command = ssh::command(&bed.netns, &bed.sshd, &bed.user.name, &remote);
     let description = cmd::describe(&command);
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `{description}`: {e}"));
+    let mut child = cmd::spawn_piped(&mut command);
     let stdout = cmd::read_in_background(child.stdout.take().expect("stdout was piped"));
     let stderr = cmd::read_in_background(child.stderr.take().expect("stderr was piped"));
 
