@@ -48,6 +48,15 @@ pub struct FastHasher {
 }
 
 impl FastHasher {
+    /// The hash of `bytes` from a fixed start (no map's random seed): for a hash that must be
+    /// the same wherever it is made.
+    #[inline]
+    pub fn fixed(bytes: &[u8]) -> u64 {
+        let mut hasher = FastHasher { hash: K };
+        hasher.write(bytes);
+        hasher.finish()
+    }
+
     #[inline(always)]
     fn add(&mut self, word: u64) {
         self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(K);

@@ -2,7 +2,7 @@
 //! the entity ids held, so that most stage 2s (whose parent holds nothing) cost no map lookup.
 
 use super::Pending;
-use crate::rule::fasthash::FastMap;
+use crate::rule::fasthash::{FastHasher, FastMap};
 
 /// One bit per value of a cheap hash of a key's entity id: set for every key held (each is set
 /// when the key is stored; the bits are rebuilt from the held keys once insertions since the
@@ -65,28 +65,6 @@ pub struct ParentHint(u64);
 
 impl ParentHint {
     pub fn of(parent_entity_id: &str) -> Self {
-        Self(key_hash(parent_entity_id))
+        Self(FastHasher::fixed(parent_entity_id.as_bytes()))
     }
-}
-
-/// A fast 64-bit hash of an entity id, eight bytes at a time (the last eight may overlap the
-/// ones before); not DoS-resistant: only [`KeyFilter`] uses it.
-fn key_hash(entity: &str) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mix = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(31);
-    let bytes = entity.as_bytes();
-    let mut h = (bytes.len() as u64).wrapping_mul(K);
-    if let Some(last) = bytes.last_chunk::<8>() {
-        let mut rest = bytes;
-        while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
-            h = mix(h, u64::from_le_bytes(*chunk));
-            rest = tail;
-        }
-        if !rest.is_empty() {
-            h = mix(h, u64::from_le_bytes(*last));
-        }
-    } else {
-        h = mix(h, bytes.iter().fold(0, |w, &b| (w << 8) | u64::from(b)));
-    }
-    (h ^ (h >> 29)).wrapping_mul(K)
 }
