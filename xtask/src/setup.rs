@@ -4,7 +4,7 @@
 //! crate with it), rustfmt and clippy, the Debian packages (LLVM at the major version nightly
 //! rustc reports, for bpf-linker; OpenSSH and iproute2 for the integration tests),
 //! bpf-linker built against that same LLVM, and the differential test's Python venv
-//! ([`venv`]). Installing system packages needs root; checking does not.
+//! ([`venv`]), and what `cargo xtask vm-test` boots guests with ([`vm`]). Installing system packages needs root; checking does not.
 //! Installing openssh-server may start the system's sshd: the tests start their own and do not
 //! need or touch it.
 
@@ -22,6 +22,7 @@ use crate::{
 };
 
 mod venv;
+mod vm;
 
 /// Debian packages needed whatever the LLVM version, with what needs each.
 const PACKAGES: &[&str] = &[
@@ -44,6 +45,7 @@ pub fn execute() -> Result<()> {
     if venv::wanted() {
         venv::ensure(&mut present)?;
     }
+    vm::ensure(&mut present)?;
     eprintln!("setup: present: {}", present.join(", "));
     eprintln!("setup: done (nightly rustc uses LLVM {llvm})");
     Ok(())
