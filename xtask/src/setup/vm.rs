@@ -104,10 +104,11 @@ fn parse_codename(os_release: &str) -> Option<String> {
 fn ensure_source(suite: &str) -> Result<()> {
     let mut sources = vec![Path::new("/etc/apt/sources.list").to_path_buf()];
     if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
-        sources.extend(dir.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| {
-            p.extension()
-                .is_some_and(|x| x == "list" || x == "sources")
-        }));
+        sources.extend(
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "list" || x == "sources")),
+        );
     }
     let named = sources
         .iter()
@@ -157,8 +158,12 @@ mod tests {
         assert!(names_suite(deb822, "bookworm-backports"));
         let one_line = "deb http://deb.debian.org/debian bookworm-backports main\n";
         assert!(names_suite(one_line, "bookworm-backports"));
-        let commented = "# deb http://deb.debian.org/debian bookworm-backports main\nSuites: bookworm\n";
+        let commented =
+            "# deb http://deb.debian.org/debian bookworm-backports main\nSuites: bookworm\n";
         assert!(!names_suite(commented, "bookworm-backports"));
-        assert!(names_suite(&backports_source("bookworm-backports"), "bookworm-backports"));
+        assert!(names_suite(
+            &backports_source("bookworm-backports"),
+            "bookworm-backports"
+        ));
     }
 }
