@@ -10,9 +10,9 @@
 #   VMTEST-PLAN check ...               checks this guest will report (may repeat; union)
 #   VMTEST <check> PASS|FAIL <detail>   one result per planned check, detail ends with [seconds]
 #   VMTEST-END                          all checks ran
-# Every wait is bounded in time. There is no NIC: `lo` carries a 192.0.2.0/24 address and the
-# default route, and a dummy interface the IPv6 default route, so connects to public addresses
-# enter SYN_SENT and nothing leaves.
+# Every wait is bounded in time. There is no NIC: a dummy interface holds 192.0.2.1, 2001:db8::1
+# and both default routes, so connects to public addresses stay in SYN_SENT and nothing leaves
+# (see check_network for why not lo).
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export SYSTEMD_PAGER='' SYSTEMD_COLORS=0 LC_ALL=C.UTF-8
@@ -69,7 +69,14 @@ service_problem() {
     fail "$1" "$UNIT is $(unit_state "$UNIT"), not active/running"
     return 0
 }
-journal_tail() { journalctl -u "$1" -n "${2:-3}" -o cat --no-pager 2>/dev/null | tail -n "${2:-3}"; }
+# journal_tail UNIT [N]: the last N lines the unit's own processes logged (not systemd's).
+journal_tail() { journalctl "_SYSTEMD_UNIT=$1" -n "${2:-3}" -o cat --no-pager 2>/dev/null | tail -n "${2:-3}"; }
+# diagnose UNIT: the sensor's counters (SIGUSR1 stats line) and its last journal lines, as
+# diagnostics after a failed check.
+diagnose() {
+    systemctl kill -s USR1 "$1" 2>/dev/null && sleep 1
+    journalctl -u "$1" -n 12 -o short-monotonic --no-pager 2>&1 | cut -c1-600 | sed 's/^/  | /'
+}
 
 # --- the login and the connects --------------------------------------------------------------
 
@@ -96,7 +103,8 @@ connect_login() {
 
 # journal_has UNIT IP PORT: an alert for IP:PORT in UNIT's journal with its structured fields.
 journal_has() {
-    journalctl -u "$1" -o json --no-pager "SSHD_SENSOR_DESTINATION_PORT=$3" 2>/dev/null |
+    # --all: without it, -o json prints fields over 4096 bytes (SSHD_SENSOR_ECS) as null.
+    journalctl -u "$1" -o json --all --no-pager "SSHD_SENSOR_DESTINATION_PORT=$3" 2>/dev/null |
         jq -e -s --arg ip "$2" --arg rule "$RULE_ID" --arg user "$USER_NAME" '
             map(select(.SSHD_SENSOR_RULE_ID == $rule and .SSHD_SENSOR_DESTINATION_IP == $ip
                 and .SSHD_SENSOR_PROCESS_EXECUTABLE == "/usr/bin/curl"
@@ -132,15 +140,19 @@ is_count() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 check_network() {
     begin network
-    local ok=1 why=""
-    ip addr add 192.0.2.1/24 dev lo &&
-        ip route add default dev lo src 192.0.2.1 || { ok=0; why="IPv4 route setup failed; "; }
-    # IPv6 routes through lo become reject routes, so IPv6 goes to a dummy interface (no wire).
+    # One dummy interface (it drops whatever it is given) holds both default routes. Through lo
+    # they would not do: an IPv6 route via lo becomes a reject route (no SYN_SENT at all), and
+    # an IPv4 SYN looped back through lo draws an ICMP unreachable that ends SYN_SENT at once.
+    local ok=1 why="" ip
     modprobe dummy 2>/dev/null
-    ip link add vmtest0 type dummy && ip link set vmtest0 up &&
+    if ! { ip link add vmtest0 type dummy && ip link set vmtest0 up &&
+        ip addr add 192.0.2.1/24 dev vmtest0 &&
+        ip route add default dev vmtest0 src 192.0.2.1 &&
         ip -6 addr add 2001:db8::1/64 dev vmtest0 nodad &&
-        ip -6 route add default dev vmtest0 src 2001:db8::1 || { ok=0; why="${why}IPv6 route setup failed; "; }
-    local ip
+        ip -6 route add default dev vmtest0 src 2001:db8::1; }; then
+        ok=0
+        why="route setup failed; "
+    fi
     for ip in "$PUBLIC4" "$PUBLIC6"; do
         timeout 5 curl -sS -g -m3 -o /dev/null "$(url "$ip" 3999)" 2>/dev/null &
         if wait_until 3 sh -c "ss -Htn state syn-sent | grep -qF '$ip'"; then
@@ -151,7 +163,11 @@ check_network() {
         fi
     done
     wait
-    [ $ok = 1 ] && pass network "$why" || fail network "$why $(ip route; ip -6 route)"
+    if [ $ok = 1 ]; then
+        pass network "$why"
+    else
+        fail network "$why $(ip route; ip -6 route)"
+    fi
 }
 
 check_ssh_login() {
@@ -187,7 +203,7 @@ check_service_start() {
     if [ $rc = 0 ] && unit_running "$UNIT"; then
         pass service-start "enable --now: $(unit_state "$UNIT") (pid $(unit_prop "$UNIT" MainPID))"
     else
-        fail service-start "enable --now exit $rc, $(unit_state "$UNIT"): $out | journal: $(journal_tail "$UNIT" 2)"
+        fail service-start "enable --now exit $rc, $(unit_state "$UNIT"); its log: $(journal_tail "$UNIT" 1)"
     fi
 }
 
@@ -404,6 +420,7 @@ check_hook() {
         pass "hook-$hook" "root, --connect-hook $hook, parents ${parents[*]}: alerted"
     else
         fail "hook-$hook" "started but no alert for $PUBLIC4:$port within ${ALERT_WAIT}s"
+        diagnose "$unit"
     fi
     timeout 60 systemctl stop "$unit"
     systemctl reset-failed "$unit" 2>/dev/null
@@ -426,6 +443,17 @@ check_hooks() {
     done
 }
 
+# run GROUP FUNCTION ARGS...: runs a group of checks unless the payload's `only` file (from
+# `cargo xtask vm-test --only`, for development) leaves it out; then its checks stay unreported
+# and the matrix shows them as not-run.
+run() {
+    if [ -f "$PAYLOAD/only" ] && ! grep -qxF "$1" "$PAYLOAD/only"; then
+        log "--- $1: left out by --only"
+        return
+    fi
+    "${@:2}"
+}
+
 # --- main ------------------------------------------------------------------------------------
 
 main() {
@@ -442,17 +470,20 @@ main() {
     check_ssh_login
     check_install
     check_service_start
-    check_alert ipv4 "$PUBLIC4" 4001
-    check_alert ipv6 "$PUBLIC6" 4002
-    check_excluded
-    check_reload
-    check_logrotate
-    check_rename
-    check_kill_restart
-    check_as_service_user
-    check_stop_unloads
-    check_hooks
+    run alert check_alert ipv4 "$PUBLIC4" 4001
+    run alert check_alert ipv6 "$PUBLIC6" 4002
+    run excluded check_excluded
+    run reload check_reload
+    run logrotate check_logrotate
+    run rename check_rename
+    run kill-restart check_kill_restart
+    run check-as-service-user check_as_service_user
+    run stop-unloads check_stop_unloads
+    run hooks check_hooks
     echo "VMTEST-INFO checks-done uptime=$(cut -d' ' -f1 /proc/uptime)s"
+    local at
+    at=$(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)
+    echo "VMTEST-INFO multi-user-reached-at=$((at / 100000 / 10)).$((at / 100000 % 10))s"
     echo "VMTEST-END"
 }
 
