@@ -13,6 +13,7 @@
 # Every wait is bounded in time. There is no NIC: a dummy interface holds 192.0.2.1, 2001:db8::1
 # and both default routes, so connects to public addresses stay in SYN_SENT and nothing leaves
 # (see check_network for why not lo).
+# shellcheck disable=SC2317 # helpers defined inside checks are called through wait_until
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export SYSTEMD_PAGER='' SYSTEMD_COLORS=0 LC_ALL=C.UTF-8
@@ -368,18 +369,23 @@ check_as_service_user() {
 
 check_stop_unloads() {
     begin stop-unloads
-    local out left
+    if service_problem stop-unloads; then
+        timeout 60 systemctl stop "$UNIT" # out of the ad hoc hook runs' way
+        return
+    fi
+    local out left running
+    running=$(count_progs)
+    if ! is_count "$running" || ! is_count "$BASE_PROGS" || ! [ "$running" -gt "$BASE_PROGS" ]; then
+        fail stop-unloads "cannot count the sensor's programs (running: '$running', before start: '$BASE_PROGS')"
+        return
+    fi
     if ! out=$(timeout 60 systemctl stop "$UNIT" 2>&1); then
         fail stop-unloads "systemctl stop failed: $out"
         return
     fi
-    if ! is_count "$BASE_PROGS"; then
-        fail stop-unloads "cannot count BPF programs (bpftool)"
-        return
-    fi
     at_base() { left=$(count_progs); [ "$left" = "$BASE_PROGS" ]; }
     if wait_until 15 at_base; then
-        pass stop-unloads "$left programs after stop, as before the first start"
+        pass stop-unloads "$running programs while running, $left after stop, as before the first start"
     else
         fail stop-unloads "$left programs after stop, $BASE_PROGS before the first start"
     fi

@@ -1,13 +1,16 @@
 //! `cargo xtask test`: every check a change must pass, as root. It sets up and builds, then
 //! runs the stages in order: unit tests (including the `#[ignore]`d ones that touch the kernel
 //! and need root), formatting, clippy, and the root-only integration tests one thread at a time
-//! against the release binary. Every stage runs even after another fails; the last line names
-//! the stages that failed, and the exit code is non-zero if any did. `--unit-only` stops after
-//! clippy (no release build, no integration tests) and, when not root, skips the ignored tests.
+//! against the release binary, and last the VM matrix (`cargo xtask vm-test`: the .deb built
+//! from this tree, installed and checked on Debian 11, 12 and 13 under QEMU). Every stage runs
+//! even after another fails; the last line names the stages that failed, and the exit code is
+//! non-zero if any did. `--unit-only` stops after clippy (no release build, no integration tests,
+//! no VMs) and, when not root, skips the ignored tests. `--skip-vm` leaves out the VM matrix and
+//! says so in the summary.
 
 use anyhow::{Result, bail};
 
-use crate::{build, exec::exec, host, setup};
+use crate::{build, exec::exec, host, setup, vm};
 
 /// Packages clippy must pass with `-D warnings` (their libraries and binaries; test code is
 /// compiled, with warnings shown, by the unit stage).
@@ -18,10 +21,13 @@ pub struct Args {
     /// Run only the unit tests, fmt and clippy (quick; root not required).
     #[arg(long)]
     unit_only: bool,
+    /// Leave out the VM matrix (reported as skipped, never as passed).
+    #[arg(long)]
+    skip_vm: bool,
 }
 
 pub fn execute(args: Args) -> Result<()> {
-    let Args { unit_only } = args;
+    let Args { unit_only, skip_vm } = args;
     if !unit_only {
         host::require_root(
             "test",
@@ -76,9 +82,15 @@ pub fn execute(args: Args) -> Result<()> {
                     .env("SSHD_SENSOR_BIN", host::sensor_bin()),
             ),
         ));
+        if !skip_vm {
+            stages.push(("vm matrix", vm::execute(vm::Args::default())));
+        }
     }
 
     println!();
+    if skip_vm && !unit_only {
+        println!("test: vm matrix: SKIPPED (--skip-vm), not counted as passed");
+    }
     for (name, result) in &stages {
         match result {
             Ok(()) => println!("test: {name}: ok"),

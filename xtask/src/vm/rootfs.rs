@@ -129,7 +129,13 @@ pub fn ensure(cache: &Path, release: Release, rebuild: bool) -> Result<Rootfs> {
             "vm-test: {}: building the rootfs with mmdebstrap ({why})",
             release.codename
         );
+        let start = std::time::Instant::now();
         build(release, &base, &dir, &stamp, &recipe)?;
+        eprintln!(
+            "vm-test: {}: rootfs built in {:.0} s",
+            release.codename,
+            start.elapsed().as_secs_f64()
+        );
     }
     let (kernel, initrd) = boot_files(&dir)?;
     Ok(Rootfs {
