@@ -29,7 +29,7 @@ readonly PUBLIC4=8.8.8.8 PUBLIC6=2001:4860:4860::8888 EXCLUDED4=10.1.2.3 RELOAD4
 readonly STATIC_CHECKS="network ssh-login install service-start
     alert-ipv4-journal alert-ipv4-ndjson alert-ipv6-journal alert-ipv6-ndjson
     excluded-silent reload-exclusion logrotate-reopen rename-parent kill-restart
-    check-as-service-user stop-unloads"
+    check-as-service-user stop-unloads hook-values"
 
 log() { echo "vmtest: $*"; }
 
@@ -434,15 +434,15 @@ check_hook() {
 
 check_hooks() {
     local hooks hook port=4101
+    begin hook-values
     hooks=$(connect_hooks)
     if [ -z "$hooks" ]; then
-        begin hook-values
-        echo "VMTEST-PLAN hook-values"
         fail hook-values "cannot read the --connect-hook values from 'sshd-sensor run --help': $(/usr/bin/sshd-sensor run --help 2>&1 | head -n 2)"
         return
     fi
     # shellcheck disable=SC2086
     echo "VMTEST-PLAN$(printf ' hook-%s' $hooks)"
+    pass hook-values "--connect-hook values from run --help: $hooks"
     for hook in $hooks; do
         check_hook "$hook" $port
         port=$((port + 1))
