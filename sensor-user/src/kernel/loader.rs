@@ -139,25 +139,36 @@ pub fn load(opts: &LoadOptions) -> Result<Sensor, LoadError> {
     )))
 }
 
-/// One sentence on why no tracepoint kind attached: a permission problem is named as such.
+/// One sentence on why no tracepoint kind attached: a permission problem is named as such,
+/// with what refuses it.
 fn explain_tracepoints(failures: &[AttachError], privileges: &Privileges) -> String {
     let details: Vec<String> = failures.iter().map(ToString::to_string).collect();
     let details = details.join("; ");
-    if failures.iter().any(AttachError::is_permission) {
-        let mut text = format!("the kernel refused to attach the tracepoints ({details})");
-        if let Some(why) = privileges.perf_events_refusal() {
-            text.push_str(&format!("; perf tracepoints: {why}"));
-        }
-        text.push_str(&format!(
-            "; this process has {}: run as root, or grant CAP_BPF and CAP_PERFMON (a security              module such as SELinux or lockdown may also refuse BPF)",
-            privileges.summary()
-        ));
-        text
-    } else {
-        format!(
-            "no tracepoint attaches on this kernel ({details}): the sensor needs raw              tracepoints (Linux 4.17+, CONFIG_BPF_EVENTS) or perf tracepoints with tracefs"
-        )
+    if !failures.iter().any(AttachError::is_permission) {
+        return format!(
+            "no tracepoint attaches on this kernel ({details}): the sensor needs raw \
+             tracepoints (Linux 4.17+, CONFIG_BPF_EVENTS) or perf tracepoints with tracefs"
+        );
     }
+    let mut text = format!("permission denied attaching the tracepoints ({details})");
+    if failures
+        .iter()
+        .any(|f| f.is_permission() && f.what.starts_with("tracepoint format"))
+    {
+        text.push_str(
+            "; tracefs format files are root-only: the perf-tracepoint fallback needs root or \
+             CAP_DAC_READ_SEARCH",
+        );
+    }
+    if let Some(why) = privileges.perf_events_refusal() {
+        text.push_str(&format!("; perf tracepoints: {why}"));
+    }
+    text.push_str(&format!(
+        "; this process has {}; if that suffices, something else refuses: a seccomp filter \
+         (systemd's SystemCallFilter=) or a security module (SELinux, AppArmor, lockdown)",
+        privileges.summary()
+    ));
+    text
 }
 
 /// How one attempt at a tracepoint kind ended, when it did not succeed.
@@ -483,7 +494,7 @@ mod tests {
             errno: Some(libc::EACCES),
         };
         let text = explain_tracepoints(&[refused], &privileges(&[CAP_BPF, CAP_PERFMON], 3));
-        assert!(text.contains("refused"), "{text}");
+        assert!(text.starts_with("permission denied"), "{text}");
         assert!(text.contains("perf_event_paranoid=3"), "{text}");
         assert!(!text.contains("needs raw tracepoints"), "{text}");
         let absent = AttachError {
