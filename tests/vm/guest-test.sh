@@ -391,23 +391,26 @@ check_stop_unloads() {
     fi
 }
 
-# The --connect-hook values `run --help` lists (clap: "[possible values: a, b]" or "- a: ...").
-connect_hooks() {
-    /usr/bin/sshd-sensor run --help 2>/dev/null | awk '
-        /--connect-hook/ { on = 1 }
-        on && /^ *-[-a-zA-Z], |^ *--[a-z]/ && !/--connect-hook/ { on = 0 }
-        on { print }' | tr -d '\n' | sed -n 's/.*possible values: *\([^]]*\)\].*/\1/p' | tr -d ' ' | tr ',' '\n' |
-        grep -v '^auto$' ||
-        /usr/bin/sshd-sensor run --help 2>/dev/null | awk '
-        /--connect-hook/ { on = 1; next }
+# option_values OPTION: the values other than auto that `sshd-sensor run --help` lists for
+# OPTION (clap's short form "[possible values: a, b]" or its long form "- a: ...").
+option_values() {
+    local help
+    help=$(/usr/bin/sshd-sensor run --help 2>/dev/null | awk -v opt="$1" '
+        index($0, opt " ") || index($0, opt "=") { on = 1; print; next }
         on && /^ *-[-a-zA-Z], |^ *--[a-z]/ { on = 0 }
-        on && /^ *- [a-z0-9-]+/ { sub(/^ *- /, ""); sub(/:.*/, ""); print }' | grep -v '^auto$'
+        on { print }')
+    {
+        printf '%s' "$help" | tr -d '\n' | sed -n 's/.*possible values: *\([^]]*\)\].*/\1/p' | tr -d ' ' | tr ',' '\n'
+        printf '%s\n' "$help" | sed -n 's/^ *- \([a-z0-9-]*\):.*/\1/p'
+    } | grep -v -e '^auto$' -e '^$'
 }
 
-# check_hook HOOK PORT: the sensor run ad hoc as root with HOOK forced alerts.
-check_hook() {
-    local hook=$1 port=$2 unit="vmtest-hook-$1" parents=() exe out
-    begin "hook-$hook"
+# check_forced ROW PORT FLAG VALUE: the sensor run ad hoc as root with `FLAG VALUE` forced
+# starts and alerts (parents: sshd and, where it exists, sshd-session, so the row is about the
+# attach mode, not about the default parent list).
+check_forced() {
+    local row=$1 port=$2 flag=$3 value=$4 unit="vmtest-$1" parents=() exe out
+    begin "$row"
     for exe in /usr/sbin/sshd /usr/lib/openssh/sshd-session; do
         [ -f "$exe" ] && parents+=(--parent-executable "$exe")
     done
@@ -415,36 +418,44 @@ check_hook() {
     # Type=notify: systemd-run returns once the sensor said READY=1 (or failed).
     if ! out=$(timeout 120 systemd-run --quiet --unit="$unit" -p Type=notify -p NotifyAccess=main \
         -p TimeoutStartSec=90 /usr/bin/sshd-sensor run --config /run/vmtest-empty.toml \
-        --format json --connect-hook "$hook" "${parents[@]}" 2>&1) || ! unit_running "$unit"; then
-        fail "hook-$hook" "did not start: $out $(unit_state "$unit") | $(journal_tail "$unit" 2)"
+        --format json "$flag" "$value" "${parents[@]}" 2>&1) || ! unit_running "$unit"; then
+        fail "$row" "did not start: $out $(unit_state "$unit") | $(journal_tail "$unit" 2)"
         systemctl stop "$unit" 2>/dev/null
         systemctl reset-failed "$unit" 2>/dev/null
         return
     fi
     connect_login "$PUBLIC4" "$port"
     if wait_until $ALERT_WAIT journal_has "$unit" "$PUBLIC4" "$port"; then
-        pass "hook-$hook" "root, --connect-hook $hook, parents ${parents[*]}: alerted"
+        pass "$row" "root, $flag $value, parents ${parents[*]}: alerted"
     else
-        fail "hook-$hook" "started but no alert for $PUBLIC4:$port within ${ALERT_WAIT}s"
+        fail "$row" "started but no alert for $PUBLIC4:$port within ${ALERT_WAIT}s"
         diagnose "$unit"
     fi
     timeout 60 systemctl stop "$unit"
     systemctl reset-failed "$unit" 2>/dev/null
 }
 
+# Each --connect-hook value, read from --help at run time (the list grows), and each
+# --tracepoints value where the binary has that option.
 check_hooks() {
-    local hooks hook port=4101
+    local hooks value port=4101
     begin hook-values
-    hooks=$(connect_hooks)
+    hooks=$(option_values --connect-hook)
     if [ -z "$hooks" ]; then
         fail hook-values "cannot read the --connect-hook values from 'sshd-sensor run --help': $(/usr/bin/sshd-sensor run --help 2>&1 | head -n 2)"
         return
     fi
+    local tracepoints
+    tracepoints=$(option_values --tracepoints)
     # shellcheck disable=SC2086
-    echo "VMTEST-PLAN$(printf ' hook-%s' $hooks)"
-    pass hook-values "--connect-hook values from run --help: $hooks"
-    for hook in $hooks; do
-        check_hook "$hook" $port
+    echo "VMTEST-PLAN$(printf ' hook-%s' $hooks)$(printf ' tracepoints-%s' $tracepoints | sed 's/^ tracepoints-$//')"
+    pass hook-values "--connect-hook: $hooks; --tracepoints: ${tracepoints:-(no such option)}"
+    for value in $hooks; do
+        check_forced "hook-$value" $port --connect-hook "$value"
+        port=$((port + 1))
+    done
+    for value in $tracepoints; do
+        check_forced "tracepoints-$value" $port --tracepoints "$value"
         port=$((port + 1))
     done
 }
