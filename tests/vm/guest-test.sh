@@ -279,6 +279,12 @@ check_logrotate() {
     service_problem logrotate-reopen && return
     local file out
     file=$(alert_file)
+    # An alert in the file first: logrotate leaves an empty file alone (notifempty).
+    connect_login "$PUBLIC4" 4019
+    if ! wait_until $ALERT_WAIT ndjson_has "$file" "$PUBLIC4" 4019; then
+        fail logrotate-reopen "before the rotation no alert for $PUBLIC4:4019 reached $file"
+        return
+    fi
     if ! out=$(timeout 60 logrotate -f /etc/logrotate.d/sshd-sensor 2>&1); then
         fail logrotate-reopen "logrotate -f failed: $out"
         return
