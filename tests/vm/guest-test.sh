@@ -219,7 +219,10 @@ check_alert() {
     fi
     connect_login "$ip" "$port"
     if wait_until $ALERT_WAIT journal_has "$UNIT" "$ip" "$port"; then
-        pass "alert-$family-journal" "$ip:$port with SSHD_SENSOR_* fields"
+        local ecs
+        ecs=$(journalctl -u "$UNIT" -o json --all --no-pager "SSHD_SENSOR_DESTINATION_PORT=$port" |
+            jq -s 'map(.SSHD_SENSOR_ECS | length) | max')
+        pass "alert-$family-journal" "$ip:$port with SSHD_SENSOR_* fields (SSHD_SENSOR_ECS: $ecs bytes)"
     elif journal_any "$UNIT" "$port"; then
         fail "alert-$family-journal" "$ip:$port in the journal, but fields missing or wrong"
     else

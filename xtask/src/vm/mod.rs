@@ -32,6 +32,8 @@ const GUEST_SCRIPT: &str = "tests/vm/guest-test.sh";
 const DEFAULT_CACHE: &str = "/var/cache/sshd-sensor-vm";
 /// Seconds a guest may run (boot, checks, power-off) before it is killed.
 const DEFAULT_TIMEOUT: u64 = 600;
+/// Seconds a guest may take to start its script: TCG boots take 30-60 s here.
+const DEFAULT_BOOT_TIMEOUT: u64 = 240;
 /// Guests at once: two overlap well on two host cores, since a guest spends much of its time
 /// waiting (connects held in SYN_SENT, alert polling, service restarts).
 const DEFAULT_JOBS: usize = 2;
@@ -47,6 +49,9 @@ pub struct Args {
     /// Seconds a guest may run before it is killed and reported as timed out.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT)]
     pub timeout: u64,
+    /// Seconds a guest may take to boot and say its first line before it is killed.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_BOOT_TIMEOUT)]
+    pub boot_timeout: u64,
     /// Guests booted at the same time.
     #[arg(long, default_value_t = DEFAULT_JOBS)]
     pub jobs: usize,
@@ -72,6 +77,7 @@ impl Default for Args {
             releases: Vec::new(),
             deb: None,
             timeout: DEFAULT_TIMEOUT,
+            boot_timeout: DEFAULT_BOOT_TIMEOUT,
             jobs: DEFAULT_JOBS,
             cache: PathBuf::from(DEFAULT_CACHE),
             rebuild: false,
@@ -247,6 +253,7 @@ fn boot(
         qemu_log: dir.join("qemu.log"),
         accel: args.accel,
         timeout: Duration::from_secs(args.timeout),
+        boot_timeout: Duration::from_secs(args.boot_timeout),
     };
     eprintln!("vm-test: {}: booting", release.codename);
     let codename = release.codename;
@@ -265,6 +272,10 @@ fn boot(
         )),
         Ending::Exited(status) => Some(format!("QEMU failed ({status})")),
         Ending::TimedOut => Some(format!("timed out after {} s, killed", args.timeout)),
+        Ending::NoBoot => Some(format!(
+            "no output {} s after boot began, killed",
+            args.boot_timeout
+        )),
     };
     if report.problem.is_some() {
         eprintln!(

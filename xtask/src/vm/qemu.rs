@@ -37,7 +37,11 @@ pub struct Guest {
     pub results_log: PathBuf,
     pub qemu_log: PathBuf,
     pub accel: Accel,
+    /// The whole run: boot, checks, power-off.
     pub timeout: Duration,
+    /// Until the script's first line on the results port (a guest stuck in its initramfs or
+    /// in an emergency shell says nothing there).
+    pub boot_timeout: Duration,
 }
 
 /// How a boot ended.
@@ -47,6 +51,8 @@ pub enum Ending {
     Exited(ExitStatus),
     /// Still running at the timeout, so killed.
     TimedOut,
+    /// No line on the results port by the boot timeout, so killed.
+    NoBoot,
 }
 
 /// Kernel command line: root on the first virtio disk, console on ttyS0, and a kernel panic
@@ -124,10 +130,17 @@ pub fn boot(guest: &Guest, mut on_output: impl FnMut(&str)) -> Result<(Ending, D
         if let Some(status) = child.try_wait()? {
             break Ending::Exited(status);
         }
-        if start.elapsed() >= guest.timeout {
+        let late = if start.elapsed() >= guest.timeout {
+            Some(Ending::TimedOut)
+        } else if !reader.spoke() && start.elapsed() >= guest.boot_timeout {
+            Some(Ending::NoBoot)
+        } else {
+            None
+        };
+        if let Some(ending) = late {
             let _ = child.kill();
             let _ = child.wait();
-            break Ending::TimedOut;
+            break ending;
         }
         reader.lines(&mut on_output);
         thread::sleep(Duration::from_millis(500));
@@ -152,6 +165,11 @@ impl Tail {
             offset: 0,
             partial: Vec::new(),
         }
+    }
+
+    /// Whether the file has had any bytes yet.
+    fn spoke(&self) -> bool {
+        self.offset > 0
     }
 
     fn lines(&mut self, on_line: &mut impl FnMut(&str)) {
@@ -207,6 +225,7 @@ mod tests {
             qemu_log: "/l/qemu.log".into(),
             accel: Accel::Tcg,
             timeout: Duration::from_secs(1),
+            boot_timeout: Duration::from_secs(1),
         };
         let line = crate::exec::line(&command(&guest));
         assert!(line.contains("-nic none"), "{line}");
