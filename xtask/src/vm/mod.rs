@@ -161,7 +161,7 @@ fn select(names: &[String]) -> Result<Vec<Release>> {
     if names.is_empty() {
         return Ok(RELEASES.to_vec());
     }
-    names
+    let mut releases: Vec<Release> = names
         .iter()
         .map(|name| {
             RELEASES
@@ -179,7 +179,10 @@ fn select(names: &[String]) -> Result<Vec<Release>> {
                     )
                 })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    releases.sort_by_key(|r| r.version);
+    releases.dedup();
+    Ok(releases)
 }
 
 /// Runs packaging/build-deb.sh (build output shown) and returns the .deb it printed.
