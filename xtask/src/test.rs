@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check a change must pass, as root. It sets up and builds, then
 //! runs the stages in order: unit tests (including the `#[ignore]`d ones that touch the kernel
-//! and need root), formatting, clippy (host crates, and the eBPF crate for its own target), and the root-only integration tests one thread at a time
-//! against the release binary. Every stage runs even after another fails; the last line names
+//! and need root), formatting, clippy (host crates, and the eBPF crate for its own target), and
+//! the root-only integration tests one thread at a time against the release binary. Every stage runs even after another fails; the last line names
 //! the stages that failed, and the exit code is non-zero if any did. `--unit-only` stops after
 //! clippy (no release build, no integration tests) and, when not root, skips the ignored tests.
 
