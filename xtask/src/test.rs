@@ -2,7 +2,8 @@
 //! runs the stages in order: unit tests (including the `#[ignore]`d ones that touch the kernel
 //! and need root), formatting, clippy, and the root-only integration tests one thread at a time
 //! against the release binary. Every stage runs even after another fails; the last line names
-//! the stages that failed, and the exit code is non-zero if any did. `--unit-only` stops after
+//! the stages that failed, and the exit code is non-zero if any did. Tests that run the daemon
+//! get the static release binary through `SSHD_SENSOR_BIN`. `--unit-only` stops after
 //! clippy (no release build, no integration tests) and, when not root, skips the ignored tests.
 
 use anyhow::{Result, bail};
@@ -51,6 +52,11 @@ pub fn execute(args: Args) -> Result<()> {
     }
     // The root unit tests load the embedded eBPF object, so never build without it.
     unit.env_remove(build::SKIP_EBPF);
+    if !unit_only {
+        // The tests that run the daemon (the unit's capabilities, the package) run the static
+        // binary the package ships, not this test build's own.
+        unit.env("SSHD_SENSOR_BIN", host::sensor_bin());
+    }
     stages.push(("unit tests", exec(&mut unit)));
     stages.push(("fmt", exec(host::cargo().args(["fmt", "--all", "--check"]))));
     let mut clippy = host::cargo();
