@@ -3,10 +3,9 @@
 //! skips what is present: the nightly toolchain with `rust-src` (aya-build compiles the eBPF
 //! crate with it), rustfmt and clippy, the musl target the shipped static binary is built for
 //! (Rust's own self-contained musl: no musl-gcc, since no dependency compiles C), the Debian
-//! packages (LLVM at the major version nightly
-//! rustc reports, for bpf-linker; OpenSSH and iproute2 for the integration tests),
-//! bpf-linker built against that same LLVM, and the differential test's Python venv
-//! ([`venv`]). Installing system packages needs root; checking does not.
+//! packages (LLVM at the major version nightly rustc reports, for bpf-linker; OpenSSH and
+//! iproute2 for the integration tests), bpf-linker built against that same LLVM, and the
+//! differential test's Python venv ([`venv`]). Installing system packages needs root; checking does not.
 //! Installing openssh-server may start the system's sshd: the tests start their own and do not
 //! need or touch it.
 

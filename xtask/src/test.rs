@@ -53,8 +53,8 @@ pub fn execute(args: Args) -> Result<()> {
     // The root unit tests load the embedded eBPF object, so never build without it.
     unit.env_remove(build::SKIP_EBPF);
     if !unit_only {
-        // The tests that run the daemon (the unit's capabilities, the package) run the static
-        // binary the package ships, not this test build's own.
+        // The tests that run the daemon under the unit's capabilities run the static binary
+        // the package ships, not this test build's own (the package test builds that itself).
         unit.env("SSHD_SENSOR_BIN", host::sensor_bin());
     }
     stages.push(("unit tests", exec(&mut unit)));
