@@ -46,6 +46,7 @@ pub struct Overrides {
     pub format: Option<crate::output::Format>,
     pub parent_executables: Option<Vec<String>>,
     pub connect_hook: Option<loader::ConnectHook>,
+    pub tracepoints: Option<loader::TracepointKind>,
     pub record: Option<PathBuf>,
     pub stats_interval: Option<Duration>,
 }
@@ -208,6 +209,10 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let sinks = open_sinks(&config)?;
     let sensor = loader::load(&LoadOptions {
         parent_executables: config.rule.parent_executables.clone(),
+        tracepoints: opts
+            .overrides
+            .tracepoints
+            .unwrap_or(loader::TracepointKind::Auto),
         connect_hook: config.sensor.connect_hook,
         empty_programs: opts.empty_programs,
     })?;
@@ -222,8 +227,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         mut ebpf,
         ring,
         drops,
+        tracepoints,
         connect_hook,
-        ..
     } = sensor;
     let host = Host::read();
     if host.id.is_none() {
@@ -244,6 +249,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let mut ring = unsafe { AsyncFd::register(ring) }
         .map_err(|e| anyhow::anyhow!("registering the ring buffer with tokio: {e}"))?;
     info!(
+        tracepoints = %tracepoints,
         connect_hook = %connect_hook,
         parents = ?config.rule.parent_executables,
         empty_programs = opts.empty_programs,
