@@ -36,8 +36,10 @@ pub fn execute(args: Args) -> Result<()> {
 
     let mut stages: Vec<(&str, Result<()>)> = Vec::new();
     let mut unit = host::cargo();
+    // --no-fail-fast: one failing test binary must not hide the results of the others.
     unit.args([
         "test",
+        "--no-fail-fast",
         "-p",
         "sensor-common",
         "-p",
