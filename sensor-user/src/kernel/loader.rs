@@ -139,25 +139,75 @@ pub fn load(opts: &LoadOptions) -> Result<Sensor, LoadError> {
     )))
 }
 
-/// One sentence on why no tracepoint kind attached: a permission problem is named as such.
+/// An `EbpfLoader` that has not parsed the kernel's BTF. aya 0.14's `EbpfLoader::new()` always
+/// reads and parses `/sys/kernel/btf/vmlinux` (about 17 MB of transient heap on a 6.x kernel:
+/// the whole start-up memory peak of the sensor), even though `.btf(None)` then throws it away.
+/// While it runs, `RLIMIT_NOFILE` is lowered to the lowest free descriptor number, so its one
+/// `open` fails with EMFILE and it skips the parse (it ignores that error by design); existing
+/// descriptors are unaffected and the limit is restored at once. If anything here fails, the
+/// loader is simply built the ordinary way. Nothing else runs on this thread meanwhile.
+fn loader_without_kernel_btf<'a>() -> EbpfLoader<'a> {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into a valid rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) } != 0 {
+        return EbpfLoader::new();
+    }
+    // SAFETY: eventfd(2) has no memory preconditions; it returns the lowest free descriptor.
+    let lowest_free = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if lowest_free < 0 {
+        return EbpfLoader::new();
+    }
+    // SAFETY: closing the descriptor just created.
+    unsafe { libc::close(lowest_free) };
+    let tight = libc::rlimit {
+        rlim_cur: lowest_free as libc::rlim_t,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: setrlimit reads a valid rlimit; lowering the soft limit needs no privilege.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &tight) } != 0 {
+        return EbpfLoader::new();
+    }
+    let loader = EbpfLoader::new();
+    // SAFETY: as above; restoring the soft limit to its old value, within the hard limit.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) } != 0 {
+        warn!("restoring RLIMIT_NOFILE after building the eBPF loader failed");
+    }
+    loader
+}
+
+/// One sentence on why no tracepoint kind attached: a permission problem is named as such,
+/// with what refuses it.
 fn explain_tracepoints(failures: &[AttachError], privileges: &Privileges) -> String {
     let details: Vec<String> = failures.iter().map(ToString::to_string).collect();
     let details = details.join("; ");
-    if failures.iter().any(AttachError::is_permission) {
-        let mut text = format!("the kernel refused to attach the tracepoints ({details})");
-        if let Some(why) = privileges.perf_events_refusal() {
-            text.push_str(&format!("; perf tracepoints: {why}"));
-        }
-        text.push_str(&format!(
-            "; this process has {}: run as root, or grant CAP_BPF and CAP_PERFMON (a security              module such as SELinux or lockdown may also refuse BPF)",
-            privileges.summary()
-        ));
-        text
-    } else {
-        format!(
-            "no tracepoint attaches on this kernel ({details}): the sensor needs raw              tracepoints (Linux 4.17+, CONFIG_BPF_EVENTS) or perf tracepoints with tracefs"
-        )
+    if !failures.iter().any(AttachError::is_permission) {
+        return format!(
+            "no tracepoint attaches on this kernel ({details}): the sensor needs raw \
+             tracepoints (Linux 4.17+, CONFIG_BPF_EVENTS) or perf tracepoints with tracefs"
+        );
     }
+    let mut text = format!("permission denied attaching the tracepoints ({details})");
+    if failures
+        .iter()
+        .any(|f| f.is_permission() && f.what.starts_with("tracepoint format"))
+    {
+        text.push_str(
+            "; tracefs format files are root-only: the perf-tracepoint fallback needs root or \
+             CAP_DAC_READ_SEARCH",
+        );
+    }
+    if let Some(why) = privileges.perf_events_refusal() {
+        text.push_str(&format!("; perf tracepoints: {why}"));
+    }
+    text.push_str(&format!(
+        "; this process has {}; if that suffices, something else refuses: a seccomp filter \
+         (systemd's SystemCallFilter=) or a security module (SELinux, AppArmor, lockdown)",
+        privileges.summary()
+    ));
+    text
 }
 
 /// How one attempt at a tracepoint kind ended, when it did not succeed.
@@ -223,8 +273,8 @@ fn load_as(opts: &LoadOptions, kind: TracepointKind, base: Config) -> Result<Sen
     cfg.ready = 1;
 
     // No CO-RE relocations to do (offsets come from our own BTF reader), so aya need not parse
-    // the kernel's BTF a second time: that alone would double the start-up memory peak.
-    let mut ebpf = EbpfLoader::new()
+    // the kernel's BTF a second time.
+    let mut ebpf = loader_without_kernel_btf()
         .btf(None)
         .override_global(names::CONFIG, &cfg, true)
         .load(object::OBJECT)
@@ -466,6 +516,26 @@ mod tests {
         assert_eq!(tried, vec![ConnectHook::Fentry]);
     }
 
+    fn nofile() -> (u64, u64) {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into a valid rlimit.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) }, 0);
+        (l.rlim_cur, l.rlim_max)
+    }
+
+    #[test]
+    fn the_loader_without_btf_restores_the_descriptor_limit() {
+        let before = nofile();
+        let _loader = loader_without_kernel_btf();
+        assert_eq!(nofile(), before);
+        // Descriptors can be opened again.
+        let file = std::fs::File::open("/proc/self/status");
+        assert!(file.is_ok(), "{file:?}");
+    }
+
     fn privileges(caps: &[u32], paranoid: i32) -> Privileges {
         Privileges {
             euid: 61000,
@@ -483,7 +553,7 @@ mod tests {
             errno: Some(libc::EACCES),
         };
         let text = explain_tracepoints(&[refused], &privileges(&[CAP_BPF, CAP_PERFMON], 3));
-        assert!(text.contains("refused"), "{text}");
+        assert!(text.starts_with("permission denied"), "{text}");
         assert!(text.contains("perf_event_paranoid=3"), "{text}");
         assert!(!text.contains("needs raw tracepoints"), "{text}");
         let absent = AttachError {

@@ -204,7 +204,8 @@ pub fn tracefs(p: Privileges) -> (Row, Option<PathBuf>) {
         )
     } else {
         format!(
-            "not mounted (not needed with raw tracepoints; the perf-tracepoint fallback needs              `mount -t tracefs tracefs {}`)",
+            "not mounted (not needed with raw tracepoints; the perf-tracepoint fallback needs \
+             `mount -t tracefs tracefs {}`)",
             PATHS[0]
         )
     };
@@ -224,7 +225,8 @@ pub fn tracepoints(root: Option<&Path>) -> Row {
         Ok(f) => f,
         Err(e) => {
             let hint = if e.to_string().contains("Permission denied") {
-                " (tracefs is root-only: the perf-tracepoint fallback needs root or                  CAP_DAC_READ_SEARCH)"
+                " (tracefs is root-only: the perf-tracepoint fallback needs root or \
+                 CAP_DAC_READ_SEARCH)"
             } else {
                 ""
             };
