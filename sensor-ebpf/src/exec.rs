@@ -72,7 +72,7 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 pub fn is_recent_stage1(parent: *const u8, ppid: u32, now: u64) -> bool {
     // SAFETY: the value is copied out before any other map operation.
-    let Some(entry) = (unsafe { STAGE1.get(&ppid) }).copied() else {
+    let Some(entry) = (unsafe { STAGE1.get(ppid) }).copied() else {
         return false;
     };
     entry.start_ns == task::start_of(parent).unwrap_or(0)
@@ -95,7 +95,7 @@ fn try_exec(read_filename: impl FnOnce(&mut [u8; FILENAME_LEN]) -> u32) -> Resul
     let mut parent_index = u32::MAX;
     if parent_exe.ino != 0 {
         // SAFETY: the value is copied out at once.
-        if let Some(index) = unsafe { PARENT_EXES.get(&parent_exe) } {
+        if let Some(index) = unsafe { PARENT_EXES.get(parent_exe) } {
             flags |= EXEC_STAGE1;
             parent_index = *index;
         }
@@ -114,7 +114,7 @@ fn try_exec(read_filename: impl FnOnce(&mut [u8; FILENAME_LEN]) -> u32) -> Resul
             start_ns: task::start_of(current)?,
             exec_ns: now,
         };
-        let _ = STAGE1.insert(&tgid, &entry, 0);
+        let _ = STAGE1.insert(tgid, entry, 0);
     }
 
     let Some(mut slot) = EVENTS.reserve::<ExecEvent>(0) else {

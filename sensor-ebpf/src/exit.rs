@@ -28,6 +28,6 @@ fn forget_current() {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
     if pid_tgid as u32 == tgid {
-        let _ = STAGE1.remove(&tgid);
+        let _ = STAGE1.remove(tgid);
     }
 }

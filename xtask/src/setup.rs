@@ -101,6 +101,18 @@ fn rust_toolchains(present: &mut Vec<String>) -> Result<()> {
             "nightly",
         ]))?;
     }
+    if has_component(&nightly, "clippy") {
+        present.push("nightly clippy".into());
+    } else {
+        eprintln!("setup: adding clippy to nightly (the test command lints the eBPF crate)");
+        exec(Command::new("rustup").args([
+            "component",
+            "add",
+            "clippy",
+            "--toolchain",
+            "nightly",
+        ]))?;
+    }
     // The toolchain cargo xtask itself runs on (rustup sets RUSTUP_TOOLCHAIN for it).
     let default = capture(Command::new("rustup").args(["component", "list", "--installed"]))?;
     let missing: Vec<&str> = ["rustfmt", "clippy"]

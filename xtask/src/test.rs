@@ -1,10 +1,13 @@
 //! `cargo xtask test`: every check a change must pass, as root. It sets up and builds, then
 //! runs the stages in order: unit tests (including the `#[ignore]`d ones that touch the kernel
-//! and need root), formatting, clippy, and the root-only integration tests one thread at a time
-//! against the release binary. Every stage runs even after another fails; the last line names
-//! the stages that failed, and the exit code is non-zero if any did. Tests that run the daemon
-//! get the static release binary through `SSHD_SENSOR_BIN`. `--unit-only` stops after
-//! clippy (no release build, no integration tests) and, when not root, skips the ignored tests.
+//! and need root), formatting, clippy (host crates, and the eBPF crate for its own target), and
+//! the root-only integration tests one thread at a time against the release binary. Every stage
+//! runs even after another fails; the last line names the stages that failed, and the exit code
+//! is non-zero if any did. Tests that run the daemon get the static release binary through
+//! `SSHD_SENSOR_BIN`. `--unit-only` stops after clippy (no release build, no integration tests)
+//! and, when not root, skips the ignored tests.
+
+use std::process::Command;
 
 use anyhow::{Result, bail};
 
@@ -68,6 +71,22 @@ pub fn execute(args: Args) -> Result<()> {
     }
     clippy.args(["--", "-D", "warnings"]);
     stages.push(("clippy", exec(&mut clippy)));
+    // The kernel programs, as aya lints its eBPF crates: for their own target, on nightly.
+    let mut clippy_ebpf = Command::new("cargo");
+    clippy_ebpf
+        .current_dir(host::root().join("sensor-ebpf"))
+        .args([
+            "+nightly",
+            "clippy",
+            "--release",
+            "--target",
+            "bpfel-unknown-none",
+            "-Zbuild-std=core",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+    stages.push(("clippy (eBPF)", exec(&mut clippy_ebpf)));
     if !unit_only {
         stages.push((
             "integration tests",
