@@ -216,9 +216,13 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         connect_hook: config.sensor.connect_hook,
         empty_programs: opts.empty_programs,
     })?;
-    // Start-up parsed megabytes of BTF; hand the freed heap back to the system.
+    // Start-up parsed megabytes of BTF; hand the freed heap back to the system (glibc only:
+    // musl's allocator returns freed memory to the system by itself and has no malloc_trim).
+    #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim has no preconditions.
-    unsafe { libc::malloc_trim(0) };
+    unsafe {
+        libc::malloc_trim(0)
+    };
     let loader::Sensor {
         mut ebpf,
         ring,

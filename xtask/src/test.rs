@@ -4,8 +4,9 @@
 //! root-only integration tests one thread at a time against the release binary, and last the VM
 //! matrix (`cargo xtask vm-test`: the .deb built from this tree, installed and checked on Debian
 //! 11, 12 and 13 under QEMU). Every stage runs even after another fails; the last line names the
-//! stages that failed, and the exit code is non-zero if any did. `--unit-only` stops after clippy
-//! (no release build, no integration tests, no VMs) and, when not root, skips the ignored tests.
+//! stages that failed, and the exit code is non-zero if any did. Tests that run the daemon get
+//! the static release binary through `SSHD_SENSOR_BIN`. `--unit-only` stops after clippy (no
+//! release build, no integration tests, no VMs) and, when not root, skips the ignored tests.
 //! `--skip-vm` leaves out the VM matrix and says so in the summary.
 
 use std::process::Command;
@@ -43,8 +44,10 @@ pub fn execute(args: Args) -> Result<()> {
 
     let mut stages: Vec<(&str, Result<()>)> = Vec::new();
     let mut unit = host::cargo();
+    // --no-fail-fast: one failing test binary must not hide the results of the others.
     unit.args([
         "test",
+        "--no-fail-fast",
         "-p",
         "sensor-common",
         "-p",
@@ -59,6 +62,11 @@ pub fn execute(args: Args) -> Result<()> {
     }
     // The root unit tests load the embedded eBPF object, so never build without it.
     unit.env_remove(build::SKIP_EBPF);
+    if !unit_only {
+        // The tests that run the daemon under the unit's capabilities run the static binary
+        // the package ships, not this test build's own (the package test builds that itself).
+        unit.env("SSHD_SENSOR_BIN", host::sensor_bin());
+    }
     stages.push(("unit tests", exec(&mut unit)));
     stages.push(("fmt", exec(host::cargo().args(["fmt", "--all", "--check"]))));
     let mut clippy = host::cargo();
