@@ -2,7 +2,7 @@
 //! does nothing on one that already is. It checks each requirement, prints what it installs and
 //! skips what is present: the nightly toolchain with `rust-src` (aya-build compiles the eBPF
 //! crate with it), rustfmt and clippy, the Debian packages (LLVM at the major version nightly
-//! rustc reports, for bpf-linker; OpenSSH and iproute2 for the integration tests),
+//! rustc reports, for bpf-linker; OpenSSH, iproute2 and btrfs-progs for the integration tests),
 //! bpf-linker built against that same LLVM, and the differential test's Python venv
 //! ([`venv`]). Installing system packages needs root; checking does not.
 //! Installing openssh-server may start the system's sshd: the tests start their own and do not
@@ -33,6 +33,7 @@ const PACKAGES: &[&str] = &[
     "iproute2",       // integration tests: ip netns, ss
     "procps",         // integration tests: sysctl
     "passwd",         // integration tests: useradd
+    "btrfs-progs",    // integration tests: mkfs.btrfs, a parent executable on a subvolume
 ];
 
 pub fn execute() -> Result<()> {

@@ -7,10 +7,10 @@ use std::{fmt, path::PathBuf};
 
 use aya::{
     Btf as AyaBtf, Ebpf, EbpfLoader,
-    maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf},
+    maps::{MapData, PerCpuArray, RingBuf},
     programs::{FEntry, KProbe, TracePoint},
 };
-use sensor_common::{Config, ExeId, names};
+use sensor_common::{Config, names};
 use tracing::{info, warn};
 
 use super::{btf, mounts, object, parents, tracefs};
@@ -146,7 +146,7 @@ pub fn load(opts: &LoadOptions) -> Result<Sensor, LoadError> {
         .load(object::OBJECT)
         .map_err(classify)?;
 
-    set_parents(&mut ebpf, &opts.parent_executables)?;
+    parents::set_parents(&mut ebpf, &opts.parent_executables)?;
 
     let (exec, exit, sock) = if opts.empty_programs {
         ("noop_exec", "noop_exit", "noop_sock_set_state")
@@ -220,36 +220,6 @@ fn check_privileges() -> Result<(), LoadError> {
         "running as uid {euid} without {}",
         lacking.join(" and ")
     )))
-}
-
-/// Writes the identities of the parent executables into `PARENT_EXES`.
-pub fn set_parents(ebpf: &mut Ebpf, paths: &[String]) -> Result<(), LoadError> {
-    let map = ebpf
-        .map_mut(names::PARENT_EXES)
-        .ok_or(LoadError::Missing(names::PARENT_EXES))?;
-    let mut table: BpfHashMap<_, ExeId, u32> = BpfHashMap::try_from(map).map_err(classify)?;
-    let ids = parents::identities(paths);
-    for (index, path) in paths.iter().enumerate() {
-        if !ids.values().any(|&i| i as usize == index) {
-            warn!(path = %path, "parent executable not found on this host; logins through it cannot be seen");
-        }
-    }
-    // New identities first, stale ones after: no moment in which a kept parent is missing.
-    for (&(dev, ino), &index) in ids.iter().take(64) {
-        table
-            .insert(ExeId { dev, _pad: 0, ino }, index, 0)
-            .map_err(classify)?;
-    }
-    let stale: Vec<ExeId> = table
-        .keys()
-        .filter_map(Result::ok)
-        .filter(|k| !ids.contains_key(&(k.dev, k.ino)))
-        .collect();
-    for key in stale {
-        table.remove(&key).map_err(classify)?;
-    }
-    info!(identities = ids.len(), parents = ?paths, "parent executables resolved");
-    Ok(())
 }
 
 fn attach_tracepoint(
