@@ -1,0 +1,271 @@
+//! Parent executables are recognised by what they are (the kernel's device and inode), so the
+//! sensor must follow the files: a package upgrade that renames a new sshd over the old one, an
+//! sshd that appears after the sensor started, an old image a running process still executes,
+//! and files on filesystems whose `stat().st_dev` is not the kernel's device (a btrfs
+//! subvolume, an overlay). Each test runs a real sshd listener from a copy of
+//! `/usr/sbin/sshd` at a scratch path that is the sensor's only parent executable, logs in
+//! with the real ssh client and expects the alert. Every test is positive: it fails when the
+//! sensor does not recognise the file. Readiness and reloads are awaited on the sd_notify
+//! socket, not in the log.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::Duration;
+
+use integration_tests::cmd;
+use integration_tests::connector::{self, ConnectReport};
+use integration_tests::connector_bin;
+use integration_tests::notify_socket::{self, NotifySocket};
+use integration_tests::prereq::SSHD;
+use integration_tests::scenario::{PORT, assert_single_alert, expect_alert};
+use integration_tests::scratch_fs::ScratchMounts;
+use integration_tests::sensor::{self, Sensor};
+use integration_tests::tempdir::{TempDir, copy_executable, set_mode};
+use integration_tests::testbed::Testbed;
+
+/// The sensor's promise: a changed parent executable is in the kernel table within this.
+const FOLLOW: Duration = Duration::from_secs(1);
+/// How long a notification may take.
+const NOTIFY_WAIT: Duration = Duration::from_secs(10);
+/// The public destination of every connect (reached only inside the test namespace).
+const DEST: &str = "8.8.8.8";
+
+/// The sensor watching exactly `parents`, started with `$NOTIFY_SOCKET` and awaited on it.
+fn sensor_watching(dir: &Path, parents: &[&Path]) -> (Sensor, NotifySocket) {
+    let socket = NotifySocket::bind(dir);
+    let mut args = vec!["run".to_owned(), "--format".to_owned(), "json".to_owned()];
+    for parent in parents {
+        args.push("--parent-executable".to_owned());
+        args.push(parent.to_str().expect("UTF-8 path").to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut command = sensor::command(&args);
+    command.env("NOTIFY_SOCKET", socket.path());
+    let sensor = Sensor::start_command(command);
+    await_notification(&socket, &sensor, "READY=1", "start-up");
+    (sensor, socket)
+}
+
+/// Waits for a notification setting `assignment`; panics naming `when` if none comes.
+fn await_notification(socket: &NotifySocket, sensor: &Sensor, assignment: &str, when: &str) {
+    for _ in 0..8 {
+        match socket.receive(NOTIFY_WAIT) {
+            Some(m) if notify_socket::has(&m, assignment) => return,
+            Some(_) => continue,
+            None => break,
+        }
+    }
+    panic!(
+        "no {assignment} notification ({when}) within {NOTIFY_WAIT:?}; stderr:\n{}",
+        sensor.stderr_text()
+    );
+}
+
+/// A copy of `/usr/sbin/sshd` at `path` (its directories created, traversable).
+fn install_sshd(path: &Path) {
+    let dir = path.parent().expect("absolute path");
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    set_mode(dir, 0o755);
+    copy_executable(Path::new(SSHD), path);
+}
+
+fn inode(path: &Path) -> u64 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .ino()
+}
+
+/// What dpkg does on an upgrade: the new file is written next to the old one, then renamed
+/// over it. Returns the old and new inode.
+fn replace_by_rename(path: &Path) -> (u64, u64) {
+    let old = inode(path);
+    let new_file = path.with_file_name("sshd.dpkg-new");
+    copy_executable(Path::new(SSHD), &new_file);
+    std::fs::rename(&new_file, path)
+        .unwrap_or_else(|e| panic!("rename over {}: {e}", path.display()));
+    let new = inode(path);
+    assert_ne!(old, new, "the rename must give {} a new inode", path.display());
+    (old, new)
+}
+
+/// A login whose shell's child connects to [`DEST`]; waits for its alert, naming `what`.
+fn login_alerts(bed: &Testbed, sensor: &Sensor, what: &str) -> ConnectReport {
+    let report = bed.connect_over_ssh(&bed.connector, DEST, PORT);
+    expect_alert(sensor, &report, what);
+    report
+}
+
+/// Stops the sensor; each report must have exactly one alert.
+fn stop_expecting(sensor: Sensor, reports: &[(&ConnectReport, &str)]) {
+    let run = sensor.stop();
+    for (report, what) in reports {
+        assert_single_alert(&run, report, DEST, PORT, what);
+    }
+}
+
+/// dpkg renames a new sshd over the watched one while the sensor and the listener run: the
+/// next login (sshd re-executes itself by path, so it runs the new file) still alerts, with no
+/// restart and no SIGHUP.
+#[test]
+fn parent_replaced_by_rename_keeps_alerting() {
+    sensor::binary();
+    let bins = TempDir::new("sst-ident");
+    let sshd = bins.join("sbin/sshd");
+    install_sshd(&sshd);
+    let bed = Testbed::with_sshd(connector_bin!(), &sshd);
+    let (sensor, _socket) = sensor_watching(bins.path(), &[&sshd]);
+    let before = login_alerts(&bed, &sensor, "login before the upgrade");
+    let (old, new) = replace_by_rename(&sshd);
+    eprintln!("renamed a new sshd over {}: inode {old} -> {new}", sshd.display());
+    std::thread::sleep(FOLLOW);
+    let after = login_alerts(
+        &bed,
+        &sensor,
+        "login after the upgrade (no restart, no SIGHUP)",
+    );
+    stop_expecting(
+        sensor,
+        &[(&before, "before the upgrade"), (&after, "after the upgrade")],
+    );
+}
+
+/// openssh-server installed after the sensor started: the parent executable's directory (two
+/// levels of it) does not exist at start, then the file appears and sshd starts from it.
+#[test]
+fn parent_appearing_after_start_alerts() {
+    sensor::binary();
+    let bins = TempDir::new("sst-ident");
+    let sshd = bins.join("lib/openssh/sshd");
+    let (sensor, _socket) = sensor_watching(bins.path(), &[&sshd]);
+    install_sshd(&sshd);
+    std::thread::sleep(FOLLOW);
+    let bed = Testbed::with_sshd(connector_bin!(), &sshd);
+    let report = login_alerts(&bed, &sensor, "login through an sshd installed later");
+    stop_expecting(sensor, &[(&report, "sshd installed later")]);
+}
+
+/// A parent executable on a btrfs subvolume (Fedora's and openSUSE's root filesystem), where
+/// `stat().st_dev` is the subvolume's anonymous device and not the superblock's.
+#[test]
+fn parent_on_btrfs_subvolume_alerts() {
+    sensor::binary();
+    let bins = TempDir::new("sst-ident");
+    let (mounts, subvolume) = ScratchMounts::btrfs_subvolume(bins.path());
+    let sshd = subvolume.join("sshd");
+    install_sshd(&sshd);
+    let stat_dev = std::fs::metadata(&sshd).expect("stat sshd").dev();
+    eprintln!(
+        "sshd on btrfs subvolume: st_dev {}:{}",
+        libc::major(stat_dev),
+        libc::minor(stat_dev)
+    );
+    let bed = Testbed::with_sshd(connector_bin!(), &sshd);
+    let (sensor, _socket) = sensor_watching(bins.path(), &[&sshd]);
+    let report = login_alerts(&bed, &sensor, "login through sshd on a btrfs subvolume");
+    stop_expecting(sensor, &[(&report, "sshd on btrfs")]);
+    drop(bed);
+    drop(mounts);
+}
+
+/// A parent executable in an overlay's lower layer (a container image), run through the
+/// overlay.
+#[test]
+fn parent_on_overlayfs_alerts() {
+    sensor::binary();
+    let bins = TempDir::new("sst-ident");
+    let (mounts, merged) =
+        ScratchMounts::overlay(bins.path(), |lower| install_sshd(&lower.join("sshd")));
+    let sshd = merged.join("sshd");
+    let bed = Testbed::with_sshd(connector_bin!(), &sshd);
+    let (sensor, _socket) = sensor_watching(bins.path(), &[&sshd]);
+    let report = login_alerts(&bed, &sensor, "login through sshd on an overlay");
+    stop_expecting(sensor, &[(&report, "sshd on overlayfs")]);
+    drop(bed);
+    drop(mounts);
+}
+
+/// SIGHUP re-resolves the parent executables even when the configuration is unchanged. The
+/// change here is one the directory watch does not see (an intermediate directory symlink
+/// switched to another release, as alternatives-style layouts do); without SIGHUP the
+/// sensor would only notice it at its slow 30 s check, long after this test's login.
+#[test]
+fn sighup_re_resolves() {
+    sensor::binary();
+    let bins = TempDir::new("sst-ident");
+    install_sshd(&bins.join("v1/sshd"));
+    install_sshd(&bins.join("v2/sshd"));
+    let current = bins.join("current");
+    std::os::unix::fs::symlink("v1", &current).expect("symlink current -> v1");
+    let sshd = current.join("sshd");
+    let bed = Testbed::with_sshd(connector_bin!(), &sshd);
+    let (sensor, socket) = sensor_watching(bins.path(), &[&sshd]);
+    let before = login_alerts(&bed, &sensor, "login before the switch");
+    let next = bins.join("current.new");
+    std::os::unix::fs::symlink("v2", &next).expect("symlink current.new -> v2");
+    std::fs::rename(&next, &current).expect("switch current to v2");
+    assert_eq!(inode(&sshd), inode(&bins.join("v2/sshd")));
+    sensor.signal(libc::SIGHUP);
+    await_notification(&socket, &sensor, "RELOADING=1", "SIGHUP");
+    await_notification(&socket, &sensor, "READY=1", "after SIGHUP");
+    let after = login_alerts(&bed, &sensor, "login after the switch and SIGHUP");
+    stop_expecting(
+        sensor,
+        &[(&before, "before the switch"), (&after, "after SIGHUP")],
+    );
+}
+
+/// A process started from the parent executable before an upgrade keeps running the old
+/// image; the children it starts afterwards are still stage 1. Here the parent is a copy of
+/// `/bin/sh` run in the test namespace, waiting on a FIFO; the file is renamed over, then the
+/// old shell starts `sh -c '<connector>; true'`.
+#[test]
+fn old_image_still_running_keeps_alerting() {
+    sensor::binary();
+    let bins = TempDir::new("sst-ident");
+    let bed = Testbed::new(connector_bin!());
+    let parent = bins.join("bin/parent-sh");
+    std::fs::create_dir_all(bins.join("bin")).expect("mkdir bin");
+    copy_executable(Path::new("/bin/sh"), &parent);
+    let fifo = bins.join("go");
+    let c_fifo = std::ffi::CString::new(fifo.to_str().expect("UTF-8")).expect("no NUL");
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0, "mkfifo");
+    let (sensor, _socket) = sensor_watching(bins.path(), &[&parent]);
+
+    let script = format!(
+        "read x < {fifo}; /bin/sh -c '{}; true'; true",
+        connector::invocation(&bed.connector, DEST, PORT),
+        fifo = fifo.display()
+    );
+    let mut command = bed.netns.exec_inner(&parent);
+    command.arg("-c").arg(&script);
+    let mut old_shell = cmd::spawn_piped(&mut command);
+    let output = cmd::read_in_background(old_shell.stdout.take().expect("piped stdout"));
+    // Let it start from the old file before that is replaced.
+    std::thread::sleep(Duration::from_millis(300));
+    let old_ino = inode(&parent);
+    let new_file = bins.join("bin/parent-sh.new");
+    copy_executable(Path::new("/bin/sh"), &new_file);
+    std::fs::rename(&new_file, &parent).expect("rename over the parent");
+    std::thread::sleep(FOLLOW);
+    std::fs::write(&fifo, "go\n").expect("write the FIFO");
+    let status = cmd::wait_bounded(&mut old_shell, Duration::from_secs(10));
+    if status.is_none() {
+        cmd::kill_and_reap(&mut old_shell);
+    }
+    let text = output
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the old shell did not finish ({status:?}); output:\n{text}"
+    );
+    let report = connector::single_report(&text);
+    eprintln!(
+        "old image (inode {old_ino}) started the connect after {} became inode {}",
+        parent.display(),
+        inode(&parent)
+    );
+    expect_alert(&sensor, &report, "child of a process still running the old image");
+    stop_expecting(sensor, &[(&report, "old image")]);
+}
