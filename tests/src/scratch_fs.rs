@@ -64,8 +64,10 @@ impl ScratchMounts {
         (mounts, sub)
     }
 
-    /// An overlay at `dir/merged` whose lower layer is `dir/lower` (filled by `fill` before
-    /// mounting); returns the merged directory.
+    /// An overlay at `dir/merged` whose lower layer is a tmpfs at `dir/lower` (filled by
+    /// `fill` before mounting) and whose upper layer is in `dir`: layers on two filesystems,
+    /// the case where the overlay's `st_dev` is a per-layer pseudo device. Returns the merged
+    /// directory.
     pub fn overlay(dir: &Path, fill: impl FnOnce(&Path)) -> (ScratchMounts, PathBuf) {
         let [lower, upper, work, merged] =
             ["lower", "upper", "work", "merged"].map(|d| dir.join(d));
@@ -73,6 +75,14 @@ impl ScratchMounts {
             mkdir(d);
             crate::tempdir::set_mode(d, 0o755);
         }
+        run_ok(
+            Command::new(tool("mount"))
+                .args(["-t", "tmpfs", "-o", "size=64m,mode=0755", "sst-lower"])
+                .arg(&lower),
+        );
+        let mut mounts = ScratchMounts {
+            mounted: vec![lower.clone()],
+        };
         fill(&lower);
         let options = format!(
             "lowerdir={},upperdir={},workdir={}",
@@ -85,12 +95,8 @@ impl ScratchMounts {
                 .args(["-t", "overlay", "overlay", "-o", &options])
                 .arg(&merged),
         );
-        (
-            ScratchMounts {
-                mounted: vec![merged.clone()],
-            },
-            merged,
-        )
+        mounts.mounted.push(merged.clone());
+        (mounts, merged)
     }
 }
 

@@ -168,7 +168,7 @@ fn parent_on_btrfs_subvolume_alerts() {
 }
 
 /// A parent executable in an overlay's lower layer (a container image), run through the
-/// overlay.
+/// overlay, whose layers are on two filesystems (there `stat().st_dev` is a pseudo device).
 #[test]
 fn parent_on_overlayfs_alerts() {
     sensor::binary();
@@ -176,6 +176,12 @@ fn parent_on_overlayfs_alerts() {
     let (mounts, merged) =
         ScratchMounts::overlay(bins.path(), |lower| install_sshd(&lower.join("sshd")));
     let sshd = merged.join("sshd");
+    let stat_dev = std::fs::metadata(&sshd).expect("stat sshd").dev();
+    eprintln!(
+        "sshd on overlayfs: st_dev {}:{}",
+        libc::major(stat_dev),
+        libc::minor(stat_dev)
+    );
     let bed = Testbed::with_sshd(connector_bin!(), &sshd);
     let (sensor, _socket) = sensor_watching(bins.path(), &[&sshd]);
     let report = login_alerts(&bed, &sensor, "login through sshd on an overlay");
