@@ -41,7 +41,11 @@ impl ScratchMounts {
         file.set_len(256 << 20)
             .unwrap_or_else(|e| panic!("cannot size {}: {e}", image.display()));
         drop(file);
-        run_ok(Command::new(require("mkfs.btrfs", "btrfs-progs")).arg("-q").arg(&image));
+        run_ok(
+            Command::new(require("mkfs.btrfs", "btrfs-progs"))
+                .arg("-q")
+                .arg(&image),
+        );
         let mount_point = dir.join("btrfs");
         mkdir(&mount_point);
         run_ok(

@@ -12,6 +12,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
+use serde_json::Value;
+
 use integration_tests::cmd;
 use integration_tests::connector::{self, ConnectReport};
 use integration_tests::connector_bin;
@@ -84,15 +86,46 @@ fn replace_by_rename(path: &Path) -> (u64, u64) {
     std::fs::rename(&new_file, path)
         .unwrap_or_else(|e| panic!("rename over {}: {e}", path.display()));
     let new = inode(path);
-    assert_ne!(old, new, "the rename must give {} a new inode", path.display());
+    assert_ne!(
+        old,
+        new,
+        "the rename must give {} a new inode",
+        path.display()
+    );
     (old, new)
 }
 
 /// A login whose shell's child connects to [`DEST`]; waits for its alert, naming `what`.
 fn login_alerts(bed: &Testbed, sensor: &Sensor, what: &str) -> ConnectReport {
+    login_alert(bed, sensor, what).0
+}
+
+/// [`login_alerts`], also returning the alert.
+fn login_alert(bed: &Testbed, sensor: &Sensor, what: &str) -> (ConnectReport, Value) {
     let report = bed.connect_over_ssh(&bed.connector, DEST, PORT);
-    expect_alert(sensor, &report, what);
-    report
+    let alert = expect_alert(sensor, &report, what);
+    eprintln!("{what}: alert {alert}");
+    (report, alert)
+}
+
+/// The alert names the sshd process with its command line and user: the enricher verified
+/// `/proc/PID/exe` against the kernel's identity of sshd's image (which fails if it compares
+/// `st_dev`).
+fn assert_sshd_verified(alert: &Value, sshd: &Path) {
+    let first = alert.pointer("/sshd_sensor/chain/0");
+    let field = |name: &str| first.and_then(|c| c.get(name));
+    assert_eq!(
+        field("executable").and_then(Value::as_str),
+        sshd.to_str(),
+        "chain[0] is not sshd: {alert}"
+    );
+    for name in ["command_line", "user"] {
+        assert!(
+            field(name).is_some(),
+            "chain[0] (sshd) lacks {name}: its image was not verified against the kernel's \
+             identity: {alert}"
+        );
+    }
 }
 
 /// Stops the sensor; each report must have exactly one alert.
@@ -116,7 +149,10 @@ fn parent_replaced_by_rename_keeps_alerting() {
     let (sensor, _socket) = sensor_watching(bins.path(), &[&sshd]);
     let before = login_alerts(&bed, &sensor, "login before the upgrade");
     let (old, new) = replace_by_rename(&sshd);
-    eprintln!("renamed a new sshd over {}: inode {old} -> {new}", sshd.display());
+    eprintln!(
+        "renamed a new sshd over {}: inode {old} -> {new}",
+        sshd.display()
+    );
     std::thread::sleep(FOLLOW);
     let after = login_alerts(
         &bed,
@@ -125,7 +161,10 @@ fn parent_replaced_by_rename_keeps_alerting() {
     );
     stop_expecting(
         sensor,
-        &[(&before, "before the upgrade"), (&after, "after the upgrade")],
+        &[
+            (&before, "before the upgrade"),
+            (&after, "after the upgrade"),
+        ],
     );
 }
 
@@ -161,7 +200,8 @@ fn parent_on_btrfs_subvolume_alerts() {
     );
     let bed = Testbed::with_sshd(connector_bin!(), &sshd);
     let (sensor, _socket) = sensor_watching(bins.path(), &[&sshd]);
-    let report = login_alerts(&bed, &sensor, "login through sshd on a btrfs subvolume");
+    let (report, alert) = login_alert(&bed, &sensor, "login through sshd on a btrfs subvolume");
+    assert_sshd_verified(&alert, &sshd);
     stop_expecting(sensor, &[(&report, "sshd on btrfs")]);
     drop(bed);
     drop(mounts);
@@ -184,7 +224,8 @@ fn parent_on_overlayfs_alerts() {
     );
     let bed = Testbed::with_sshd(connector_bin!(), &sshd);
     let (sensor, _socket) = sensor_watching(bins.path(), &[&sshd]);
-    let report = login_alerts(&bed, &sensor, "login through sshd on an overlay");
+    let (report, alert) = login_alert(&bed, &sensor, "login through sshd on an overlay");
+    assert_sshd_verified(&alert, &sshd);
     stop_expecting(sensor, &[(&report, "sshd on overlayfs")]);
     drop(bed);
     drop(mounts);
@@ -272,6 +313,10 @@ fn old_image_still_running_keeps_alerting() {
         parent.display(),
         inode(&parent)
     );
-    expect_alert(&sensor, &report, "child of a process still running the old image");
+    expect_alert(
+        &sensor,
+        &report,
+        "child of a process still running the old image",
+    );
     stop_expecting(sensor, &[(&report, "old image")]);
 }

@@ -75,6 +75,75 @@ impl Mounts {
     }
 }
 
+/// The kernel device of mounts by mount id, for checking many files against the kernel's
+/// identities (the enricher verifies every image it names). Mount ids are unique across mount
+/// namespaces, but each namespace lists only its own: a process's executable is looked up in
+/// that process's `/proc/PID/mountinfo`, a path of the sensor's in its own. Entries are read on
+/// a miss (the sensor's own table at most once per [`MountDevs::REREAD`]); a mismatch found
+/// through a cached entry is checked again with a fresh read, since ids are reused. Bounded:
+/// the cache is emptied beyond [`MountDevs::MAX_ENTRIES`].
+#[derive(Debug, Default)]
+pub struct MountDevs {
+    devs: std::collections::HashMap<u64, u32>,
+    own_read_at: Option<std::time::Instant>,
+}
+
+impl MountDevs {
+    pub const REREAD: std::time::Duration = std::time::Duration::from_secs(1);
+    pub const MAX_ENTRIES: usize = 8192;
+
+    /// The kernel identity of the file at `path` in the sensor's own mount namespace
+    /// (following links).
+    pub fn kernel_id(&mut self, path: &Path) -> io::Result<KernelId> {
+        let stx = statx(path)?;
+        let known =
+            stx.stx_mask & libc::STATX_MNT_ID == 0 || self.devs.contains_key(&stx.stx_mnt_id);
+        let stale = self.own_read_at.is_none_or(|t| t.elapsed() >= Self::REREAD);
+        let table = (!known && stale).then_some("/proc/self/mountinfo");
+        if table.is_some() {
+            self.own_read_at = Some(std::time::Instant::now());
+        }
+        let (id, _) = self.lookup(&stx, table, false);
+        Ok(id)
+    }
+
+    /// Whether `/proc/PID/exe` is the file the kernel identifies as `expected`.
+    pub fn is_exe(&mut self, pid: u32, expected: KernelId) -> Option<bool> {
+        let stx = statx(Path::new(&format!("/proc/{pid}/exe"))).ok()?;
+        let table = format!("/proc/{pid}/mountinfo");
+        let (id, cached) = self.lookup(&stx, Some(&table), false);
+        if id == expected || !cached {
+            return Some(id == expected);
+        }
+        Some(self.lookup(&stx, Some(&table), true).0 == expected)
+    }
+
+    /// The identity of `stx`, its device from the cache or else from `table` (read on a miss,
+    /// or always with `fresh`); `st_dev`'s when neither knows the mount. Also says whether the
+    /// device came from the cache.
+    fn lookup(&mut self, stx: &libc::statx, table: Option<&str>, fresh: bool) -> (KernelId, bool) {
+        let st_dev = kernel_dev(libc::makedev(stx.stx_dev_major, stx.stx_dev_minor));
+        if stx.stx_mask & libc::STATX_MNT_ID == 0 {
+            return ((st_dev, stx.stx_ino), false);
+        }
+        let id = stx.stx_mnt_id;
+        if !fresh && let Some(&dev) = self.devs.get(&id) {
+            return ((dev, stx.stx_ino), true);
+        }
+        if let Some(text) = table.and_then(|t| std::fs::read_to_string(t).ok()) {
+            if self.devs.len() > Self::MAX_ENTRIES {
+                self.devs.clear();
+            }
+            self.devs
+                .extend(mountinfo::parse(&text).into_iter().map(|m| (m.id, m.dev)));
+        }
+        (
+            (self.devs.get(&id).copied().unwrap_or(st_dev), stx.stx_ino),
+            false,
+        )
+    }
+}
+
 /// The `stat` view of `/proc/PID/exe` (through the magic link: the file the process runs,
 /// whatever its path reads as), or `None` for kernel threads, exited or foreign processes.
 pub fn running_image(pid: u32) -> Option<StatId> {
@@ -141,6 +210,23 @@ mod tests {
         let meta = std::fs::metadata(&exe).unwrap();
         assert_eq!(id.stat, (meta.dev(), meta.ino()));
         assert_eq!(running_image(std::process::id()), Some(id.stat));
+    }
+
+    #[test]
+    fn mount_devs_agree_with_resolve() {
+        let exe = std::fs::read_link("/proc/self/exe").expect("readlink /proc/self/exe");
+        let id = Mounts::read()
+            .expect("mountinfo")
+            .resolve(&exe)
+            .expect("resolve");
+        let mut devs = MountDevs::default();
+        assert_eq!(devs.kernel_id(&exe).expect("kernel_id"), id.kernel);
+        assert_eq!(devs.is_exe(std::process::id(), id.kernel), Some(true));
+        assert_eq!(
+            devs.is_exe(std::process::id(), (id.kernel.0, 1)),
+            Some(false)
+        );
+        assert!(devs.kernel_id(Path::new("/nonexistent/sshd")).is_err());
     }
 
     #[test]
