@@ -19,7 +19,9 @@ use integration_tests::connector::{self, ConnectReport};
 use integration_tests::connector_bin;
 use integration_tests::notify_socket::{self, NotifySocket};
 use integration_tests::prereq::SSHD;
-use integration_tests::scenario::{PORT, assert_single_alert, expect_alert};
+use integration_tests::scenario::{
+    ALERT_WAIT, PORT, assert_no_alert, assert_single_alert, expect_alert,
+};
 use integration_tests::scratch_fs::ScratchMounts;
 use integration_tests::sensor::{self, Sensor};
 use integration_tests::tempdir::{TempDir, copy_executable, set_mode};
@@ -261,62 +263,103 @@ fn sighup_re_resolves() {
     );
 }
 
-/// A process started from the parent executable before an upgrade keeps running the old
-/// image; the children it starts afterwards are still stage 1. Here the parent is a copy of
-/// `/bin/sh` run in the test namespace, waiting on a FIFO; the file is renamed over, then the
-/// old shell starts `sh -c '<connector>; true'`.
+/// Runs `<parent> -c '<script>'` in the test namespace (in place: `ip netns exec` execs it)
+/// and returns its connector report; the parent starts `sh -c '<connector>; true'` after
+/// reading a line from `fifo` if one is given.
+struct ParentRun {
+    child: std::process::Child,
+    output: std::sync::mpsc::Receiver<String>,
+}
+
+impl ParentRun {
+    fn start(bed: &Testbed, parent: &Path, fifo: Option<&Path>) -> ParentRun {
+        let wait = fifo.map_or(String::new(), |f| format!("read x < {}; ", f.display()));
+        let script = format!(
+            "{wait}/bin/sh -c '{}; true'; true",
+            connector::invocation(&bed.connector, DEST, PORT)
+        );
+        let mut command = bed.netns.exec_inner(parent);
+        command.arg("-c").arg(&script);
+        let mut child = cmd::spawn_piped(&mut command);
+        let output = cmd::read_in_background(child.stdout.take().expect("piped stdout"));
+        ParentRun { child, output }
+    }
+
+    fn report(mut self) -> ConnectReport {
+        let status = cmd::wait_bounded(&mut self.child, Duration::from_secs(10));
+        if status.is_none() {
+            cmd::kill_and_reap(&mut self.child);
+        }
+        let text = self
+            .output
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_default();
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "the parent did not finish ({status:?}); output:\n{text}"
+        );
+        connector::single_report(&text)
+    }
+}
+
+/// A process started from the parent executable before an upgrade keeps running the old image,
+/// and the children it starts afterwards are still stage 1. Once it exited, the next
+/// re-resolution (here SIGHUP) retires the old identity: the same old image started again
+/// (through a file descriptor the test kept) no longer counts, while the new file does. The
+/// parent is a copy of `/bin/sh` run in the test namespace.
 #[test]
-fn old_image_still_running_keeps_alerting() {
+fn old_image_kept_while_running_then_retired() {
     sensor::binary();
     let bins = TempDir::new("sst-ident");
     let bed = Testbed::new(connector_bin!());
     let parent = bins.join("bin/parent-sh");
     std::fs::create_dir_all(bins.join("bin")).expect("mkdir bin");
     copy_executable(Path::new("/bin/sh"), &parent);
+    let old_image = std::fs::File::open(&parent).expect("keep the old image open");
+    let old_image_path = format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        std::os::fd::AsRawFd::as_raw_fd(&old_image)
+    );
     let fifo = bins.join("go");
     let c_fifo = std::ffi::CString::new(fifo.to_str().expect("UTF-8")).expect("no NUL");
     // SAFETY: a NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0, "mkfifo");
-    let (sensor, _socket) = sensor_watching(bins.path(), &[&parent]);
+    let (sensor, socket) = sensor_watching(bins.path(), &[&parent]);
 
-    let script = format!(
-        "read x < {fifo}; /bin/sh -c '{}; true'; true",
-        connector::invocation(&bed.connector, DEST, PORT),
-        fifo = fifo.display()
-    );
-    let mut command = bed.netns.exec_inner(&parent);
-    command.arg("-c").arg(&script);
-    let mut old_shell = cmd::spawn_piped(&mut command);
-    let output = cmd::read_in_background(old_shell.stdout.take().expect("piped stdout"));
+    let running = ParentRun::start(&bed, &parent, Some(&fifo));
     // Let it start from the old file before that is replaced.
     std::thread::sleep(Duration::from_millis(300));
     let old_ino = inode(&parent);
     let new_file = bins.join("bin/parent-sh.new");
     copy_executable(Path::new("/bin/sh"), &new_file);
     std::fs::rename(&new_file, &parent).expect("rename over the parent");
-    std::thread::sleep(FOLLOW);
-    std::fs::write(&fifo, "go\n").expect("write the FIFO");
-    let status = cmd::wait_bounded(&mut old_shell, Duration::from_secs(10));
-    if status.is_none() {
-        cmd::kill_and_reap(&mut old_shell);
-    }
-    let text = output
-        .recv_timeout(Duration::from_secs(5))
-        .unwrap_or_default();
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the old shell did not finish ({status:?}); output:\n{text}"
-    );
-    let report = connector::single_report(&text);
     eprintln!(
-        "old image (inode {old_ino}) started the connect after {} became inode {}",
+        "{} renamed over: inode {old_ino} -> {}",
         parent.display(),
         inode(&parent)
     );
+    std::thread::sleep(FOLLOW);
+    std::fs::write(&fifo, "go\n").expect("write the FIFO");
+    let kept = running.report();
     expect_alert(
         &sensor,
-        &report,
+        &kept,
         "child of a process still running the old image",
     );
-    stop_expecting(sensor, &[(&report, "old image")]);
+
+    // Nothing runs the old image now: SIGHUP re-resolves and retires it.
+    sensor.signal(libc::SIGHUP);
+    await_notification(&socket, &sensor, "RELOADING=1", "SIGHUP");
+    await_notification(&socket, &sensor, "READY=1", "after SIGHUP");
+    let retired = ParentRun::start(&bed, Path::new(&old_image_path), None).report();
+    let negative_done = std::time::Instant::now();
+    let control = ParentRun::start(&bed, &parent, None).report();
+    expect_alert(&sensor, &control, "positive control: child of the new file");
+    std::thread::sleep(ALERT_WAIT.saturating_sub(negative_done.elapsed()));
+    let run = sensor.stop();
+    assert_single_alert(&run, &kept, DEST, PORT, "old image while running");
+    assert_single_alert(&run, &control, DEST, PORT, "new file");
+    assert_no_alert(&run, &retired, "old image started again after retirement");
+    drop(old_image);
 }
