@@ -286,7 +286,10 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                             }
                         }
                     }
-                    Err(e) => error!("SIGHUP: new configuration refused, keeping the running one: {e}"),
+                    Err(e) => {
+                        error!("SIGHUP: new configuration refused, keeping the running one: {e}");
+                        watcher.refresh(&mut ebpf, parents::Due::Changed);
+                    }
                 }
                 if let Err(e) = pipeline.sinks.reopen() {
                     error!(error = %e, "SIGHUP: reopening the alert file failed");
