@@ -363,3 +363,87 @@ fn old_image_kept_while_running_then_retired() {
     assert_no_alert(&run, &retired, "old image started again after retirement");
     drop(old_image);
 }
+
+/// Issue 9's blinding attack, which the identities must not allow: an ordinary user, in a user
+/// and mount namespace of his own, bind-mounts any program (here dash) over the parent
+/// executable's path and runs it, so that its `/proc/PID/exe` reads as the parent's path. The
+/// sensor, started and reloaded while it runs, must not count it as a parent: its child's
+/// connect does not alert, while a real login's does (the positive control, same run).
+#[test]
+fn parent_path_in_another_mount_namespace_is_not_adopted() {
+    sensor::binary();
+    let bins = TempDir::new("sst-ident");
+    let sshd = bins.join("sbin/sshd");
+    install_sshd(&sshd);
+    let bed = Testbed::with_sshd(connector_bin!(), &sshd);
+    let fifo = bins.join("go");
+    let c_fifo = std::ffi::CString::new(fifo.to_str().expect("UTF-8")).expect("no NUL");
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0, "mkfifo");
+    set_mode(&fifo, 0o666);
+    let inner = format!(
+        "read x < {fifo}; /bin/sh -c '{}; true'; true",
+        connector::invocation(&bed.connector, DEST, PORT),
+        fifo = fifo.display()
+    );
+    let disguise = format!(
+        "mount --bind /bin/dash {sshd} && exec {sshd} -c \"{inner}\"",
+        sshd = sshd.display()
+    );
+    let mut command = bed
+        .netns
+        .exec_inner(integration_tests::prereq::tool("setpriv"));
+    command
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "unshare",
+            "-Urm",
+        ])
+        .args(["sh", "-c", &disguise]);
+    let mut attacker = cmd::spawn_piped(&mut command);
+    let output = cmd::read_in_background(attacker.stdout.take().expect("piped stdout"));
+    let errors = cmd::read_in_background(attacker.stderr.take().expect("piped stderr"));
+    // The disguised program runs before the sensor starts and while it reloads.
+    std::thread::sleep(Duration::from_millis(500));
+    if let Some(status) = attacker.try_wait().expect("try_wait") {
+        panic!(
+            "the attacker's namespace could not be set up ({status}): {}; unprivileged user \
+             namespaces are needed (sysctl user.max_user_namespaces)",
+            errors
+                .recv_timeout(Duration::from_secs(1))
+                .unwrap_or_default()
+        );
+    }
+    let (sensor, socket) = sensor_watching(bins.path(), &[&sshd]);
+    sensor.signal(libc::SIGHUP);
+    await_notification(&socket, &sensor, "RELOADING=1", "SIGHUP");
+    await_notification(&socket, &sensor, "READY=1", "after SIGHUP");
+    std::fs::write(&fifo, "go\n").expect("write the FIFO");
+    let status = cmd::wait_bounded(&mut attacker, Duration::from_secs(10));
+    if status.is_none() {
+        cmd::kill_and_reap(&mut attacker);
+    }
+    let text = output
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the disguised program did not finish ({status:?}); output:\n{text}\n{}",
+        errors
+            .recv_timeout(Duration::from_secs(1))
+            .unwrap_or_default()
+    );
+    let disguised = connector::single_report(&text);
+    let negative_done = std::time::Instant::now();
+    let control = login_alerts(&bed, &sensor, "positive control: a real login");
+    std::thread::sleep(ALERT_WAIT.saturating_sub(negative_done.elapsed()));
+    let run = sensor.stop();
+    assert_single_alert(&run, &control, DEST, PORT, "real login");
+    assert_no_alert(
+        &run,
+        &disguised,
+        "child of dash bind-mounted over the parent's path in another mount namespace",
+    );
+}
