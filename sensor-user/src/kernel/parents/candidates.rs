@@ -16,7 +16,7 @@ pub const SSHD_SESSION_PATHS: &[&str] = &[
     "/usr/libexec/openssh/sshd-session",
     // Arch, Alpine
     "/usr/lib/ssh/sshd-session",
-    // openSUSE
+    // openSUSE Tumbleweed
     "/usr/libexec/ssh/sshd-session",
     // upstream's own layout with --prefix=/usr
     "/usr/libexec/sshd-session",
