@@ -27,6 +27,11 @@ pub const COMM_LEN: usize = 16;
 /// 1 s maxspan, so the kernel passes a superset and userspace decides exactly.
 pub const KERNEL_WINDOW_NS: u64 = 1_250_000_000;
 
+/// Entries of `PARENT_EXES`: identities of parent executables the kernel can match at once.
+/// Userspace refuses a configuration with more parent executables, and reports (never
+/// silently drops) identities beyond it.
+pub const PARENT_EXES_MAX: u32 = 64;
+
 /// Offset of `newstate` in the `sock/inet_sock_set_state` record on every kernel since 4.16
 /// (the 8-byte common header, `skaddr`, `oldstate`). The verifier only allows context reads at
 /// offsets fixed in the instruction, so the fast program reads it there; userspace attaches

@@ -5,7 +5,7 @@ use aya_ebpf::{
     macros::map,
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
-use sensor_common::{ExeId, Stage1};
+use sensor_common::{ExeId, PARENT_EXES_MAX, Stage1};
 
 /// Records to userspace.
 #[map]
@@ -17,7 +17,7 @@ pub static RINGBUF_DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0)
 
 /// Identity of each configured parent executable -> its index in the configuration.
 #[map]
-pub static PARENT_EXES: HashMap<ExeId, u32> = HashMap::with_max_entries(64, 0);
+pub static PARENT_EXES: HashMap<ExeId, u32> = HashMap::with_max_entries(PARENT_EXES_MAX, 0);
 
 /// tgid -> the newest stage-1 exec of that process.
 #[map]

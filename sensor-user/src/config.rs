@@ -1,12 +1,14 @@
 //! The configuration file (`/etc/sshd-sensor/config.toml` unless `--config PATH`): what the
-//! operator may change, validated in one pass. Without any file the sensor is the seed rule
-//! exactly ([`Config::default`]). The rule's own exclusions always stay on; the file only adds
-//! to them. A bad file yields one [`ConfigError`] naming the file, line and column, and what
+//! operator may change, validated in one pass. Without any file the sensor runs the seed rule
+//! ([`Config::default`]) with one difference: its parent executables are `/usr/sbin/sshd` plus
+//! every place distributions put OpenSSH 9.8's `sshd-session`, so that the rule's intent holds
+//! on every OpenSSH; an explicit list replaces that default. The rule's own exclusions always
+//! stay on; the file only adds to them. A bad file yields one [`ConfigError`] naming the file, line and column, and what
 //! was expected there; unknown keys are errors, never ignored.
 //!
 //! ```toml
 //! [rule]
-//! parent_executables = ["/usr/sbin/sshd"]         # + "/usr/lib/openssh/sshd-session" on OpenSSH >= 9.8
+//! parent_executables = ["/usr/sbin/sshd", ...]    # default: sshd + every sshd-session path
 //! extra_excluded_cidrs = []                       # added to the rule's 27 ranges
 //! extra_excluded_names = []                       # added to login_duo, ssh, sshd, sshd-session
 //! extra_excluded_executables = []                 # added to /bin/yum, /usr/bin/yum
@@ -38,7 +40,7 @@ use std::{
 pub use error::{ConfigError, Location};
 
 use crate::{
-    kernel::loader::ConnectHook,
+    kernel::{loader::ConnectHook, parents::candidates},
     output::Format,
     rule::{
         RuleConfig,
@@ -139,10 +141,13 @@ impl SensorSection {
 }
 
 impl Default for Config {
-    /// The seed rule exactly, as with no configuration file.
+    /// As with no configuration file: the seed rule, watching sshd and every `sshd-session`.
     fn default() -> Self {
         Config {
-            rule: RuleConfig::default(),
+            rule: RuleConfig {
+                parent_executables: candidates::default_parents(),
+                ..RuleConfig::default()
+            },
             alerts: AlertsSection {
                 max_per_window: MAX_ALERTS_PER_WINDOW,
                 window_seconds: u64::try_from(ALERT_WINDOW_NS / 1_000_000_000).unwrap_or(300),

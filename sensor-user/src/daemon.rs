@@ -2,7 +2,8 @@
 //! through decode -> enrich -> (record) -> engine -> rate cap -> sinks, until SIGINT or
 //! SIGTERM. Says `ready` on stderr (and READY=1 to systemd) once every program is attached.
 //! SIGHUP reloads the configuration file (an invalid one is refused and the running one stays)
-//! and reopens the alert file, keeping all correlation state; SIGUSR1 logs the stats. On stop
+//! and reopens the alert file, keeping all correlation state; SIGUSR1 logs the stats. The
+//! parent-executable watcher keeps the kernel's table following the files (its own arm). On stop
 //! it drains the ring, flushes output, and detaches the programs.
 
 use std::{path::PathBuf, time::Duration};
@@ -20,7 +21,10 @@ use crate::{
     enrich::Enricher,
     event::Alert,
     host::Host,
-    kernel::loader::{self, LoadOptions},
+    kernel::{
+        loader::{self, LoadOptions},
+        parents,
+    },
     notify,
     output::{Sinks, Stdout, journal::Journal, ndjson::NdjsonFile},
     ratelimit::{RateCap, Verdict},
@@ -230,6 +234,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         tracepoints,
         connect_hook,
     } = sensor;
+    let mut watcher = parents::Watcher::start(&mut ebpf, &config.rule.parent_executables);
     let host = Host::read();
     if host.id.is_none() {
         warn!("/etc/machine-id is missing: host.id is null and the rule cannot join any event");
@@ -281,17 +286,20 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                         if new.sensor.connect_hook != config.sensor.connect_hook {
                             warn!("the connect hook is chosen at start-up; restart to change it");
                         }
-                        let parents_changed = new.rule.parent_executables != config.rule.parent_executables;
-                        match parents_changed.then(|| loader::set_parents(&mut ebpf, &new.rule.parent_executables)) {
-                            Some(Err(e)) => error!("SIGHUP: new parent executables refused, keeping the running configuration: {e}"),
-                            _ => {
+                        // Always re-resolved, changed or not: SIGHUP also picks up replaced files.
+                        match watcher.reload(&mut ebpf, &new.rule.parent_executables) {
+                            Err(e) => error!("SIGHUP: new parent executables refused, keeping the running configuration: {e}"),
+                            Ok(()) => {
                                 pipeline.reconfigure(&new);
                                 config = new;
                                 info!("SIGHUP: configuration reloaded");
                             }
                         }
                     }
-                    Err(e) => error!("SIGHUP: new configuration refused, keeping the running one: {e}"),
+                    Err(e) => {
+                        error!("SIGHUP: new configuration refused, keeping the running one: {e}");
+                        watcher.refresh(&mut ebpf, parents::Due::Changed);
+                    }
                 }
                 if let Err(e) = pipeline.sinks.reopen() {
                     error!(error = %e, "SIGHUP: reopening the alert file failed");
@@ -301,6 +309,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 }
                 let _ = notify::notify("READY=1");
             }
+            due = watcher.due() => watcher.refresh(&mut ebpf, due),
             _ = sigusr1.recv() => pipeline.log_stats(loader::ringbuf_drops(&drops)),
             _ = ticker.tick() => {
                 report_suppressed(pipeline.cap.take_pending_summary());

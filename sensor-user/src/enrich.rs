@@ -18,7 +18,7 @@ use crate::{
     decode::{self, Record},
     event::{Destination, Event, Process, Session},
     host::Host,
-    kernel::parents::kernel_dev,
+    kernel::parents::ident::MountDevs,
     rule::exclusions::normalize_ip,
 };
 
@@ -43,16 +43,16 @@ pub struct Enricher {
     images: HashMap<(u32, u64), Image>,
     order: VecDeque<(u32, u64)>,
     users: HashMap<u32, Option<String>>,
+    mounts: MountDevs,
 }
 
-/// The executable of `pid` if `/proc/PID/exe` is still the image the kernel reported.
-fn verified_proc_exe(pid: u32, exe: ExeId) -> Option<String> {
-    let link = format!("/proc/{pid}/exe");
-    let meta = fs::metadata(&link).ok()?;
-    if kernel_dev(meta.dev()) != exe.dev || meta.ino() != exe.ino {
+/// The executable of `pid` if `/proc/PID/exe` is still the image the kernel reported (its
+/// device taken from its mount, as the kernel's is: `st_dev` differs on btrfs and overlays).
+fn verified_proc_exe(mounts: &mut MountDevs, pid: u32, exe: ExeId) -> Option<String> {
+    if !mounts.is_exe(pid, (exe.dev, exe.ino))? {
         return None;
     }
-    fs::read_link(&link)
+    fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned())
 }
@@ -65,13 +65,12 @@ fn proc_cmdline(pid: u32) -> Option<Vec<String>> {
 }
 
 /// The exec'd path, resolved on this host, if it is the image the kernel reported.
-fn verified_path(filename: &str, exe: ExeId) -> Option<String> {
+fn verified_path(mounts: &mut MountDevs, filename: &str, exe: ExeId) -> Option<String> {
     if !filename.starts_with('/') {
         return None;
     }
     let real = fs::canonicalize(filename).ok()?;
-    let meta = fs::metadata(&real).ok()?;
-    (kernel_dev(meta.dev()) == exe.dev && meta.ino() == exe.ino)
+    (mounts.kernel_id(&real).ok()? == (exe.dev, exe.ino))
         .then(|| real.to_string_lossy().into_owned())
 }
 
@@ -111,6 +110,7 @@ impl Enricher {
             images: HashMap::new(),
             order: VecDeque::new(),
             users: HashMap::new(),
+            mounts: MountDevs::default(),
         }
     }
 
@@ -189,9 +189,9 @@ impl Enricher {
         event.action = Some("exec".into());
         let filename =
             String::from_utf8_lossy(&ev.filename[..ev.filename_len as usize]).into_owned();
-        let proc_exe = verified_proc_exe(task.tgid, task.exe);
+        let proc_exe = verified_proc_exe(&mut self.mounts, task.tgid, task.exe);
         let proc_is_this_image = proc_exe.is_some();
-        let executable = proc_exe.or_else(|| verified_path(&filename, task.exe));
+        let executable = proc_exe.or_else(|| verified_path(&mut self.mounts, &filename, task.exe));
         let args = decode::args(&ev.args, ev.args_len, ev.args_total);
         event.process.executable = executable.clone();
         event.process.name = file_name(&executable);
@@ -211,7 +211,7 @@ impl Enricher {
                 .cloned();
             event.parent.name = file_name(&event.parent.executable);
             // sshd is long-lived: its command line and owner are read while it is verified.
-            if verified_proc_exe(task.ppid, task.parent_exe).is_some() {
+            if verified_proc_exe(&mut self.mounts, task.ppid, task.parent_exe).is_some() {
                 event.parent.args = proc_cmdline(task.ppid);
                 event.parent.user_id = fs::metadata(format!("/proc/{}", task.ppid))
                     .ok()
@@ -219,7 +219,8 @@ impl Enricher {
                 event.parent.user_name = event.parent.user_id.and_then(|uid| self.user(uid));
             }
         } else if !self.fill_from_cache(&mut event.parent, (task.ppid, task.parent_start_ns)) {
-            event.parent.executable = verified_proc_exe(task.ppid, task.parent_exe);
+            event.parent.executable =
+                verified_proc_exe(&mut self.mounts, task.ppid, task.parent_exe);
             event.parent.name = file_name(&event.parent.executable);
         }
         event.session = session.clone();
@@ -268,7 +269,7 @@ impl Enricher {
             .is_some();
         if cached_own {
             self.fill_from_cache(&mut event.process, own_key);
-        } else if let Some(exe) = verified_proc_exe(task.tgid, task.exe) {
+        } else if let Some(exe) = verified_proc_exe(&mut self.mounts, task.tgid, task.exe) {
             event.process.name = file_name(&Some(exe.clone()));
             event.process.executable = Some(exe);
             event.process.args = proc_cmdline(task.tgid);

@@ -79,7 +79,7 @@ fn each_error_kind_is_one_located_line() {
         (
             "bad enum",
             "[sensor]\nconnect_hook = \"Tracepoint\"\n",
-            "2:16: sensor.connect_hook: expected one of \"auto\", \"tracepoint\", \"fentry\", \
+            "2:16: sensor.connect_hook: expected one of \"auto\", \"raw-tracepoint\", \"tracepoint\", \"fentry\", \
              \"kprobe\", found \"Tracepoint\"",
         ),
     ];
@@ -130,8 +130,17 @@ fn show_prints_the_effective_configuration() {
         )),
         "{shown}"
     );
+    let default_parents = "parent_executables = [\"/usr/sbin/sshd\", \"/usr/lib/openssh/sshd-session\", \
+         \"/usr/libexec/openssh/sshd-session\", \"/usr/lib/ssh/sshd-session\", \
+         \"/usr/libexec/ssh/sshd-session\", \"/usr/libexec/sshd-session\"]";
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("# parent executables present on this host now: ")),
+        "{shown}"
+    );
     for line in [
-        "parent_executables = [\"/usr/sbin/sshd\"]",
+        default_parents,
         "max_per_window = 7",
         "window_seconds = 300",
         "format = \"auto\"",

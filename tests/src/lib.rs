@@ -11,7 +11,8 @@
 //! scenarios against the kernel's own events, without the sensor. [`privileges`] runs the
 //! sensor as the systemd unit does (uid 65534, only the unit's capabilities) and
 //! [`notify_socket`] stands in for systemd's readiness socket, for the tests of the daemon
-//! itself.
+//! itself. [`scratch_fs`] makes the btrfs subvolume and overlay that parent executables
+//! live on in the identity tests.
 //!
 //! The harness panics with a message naming what failed; it never skips. Every wait is bounded
 //! in count and time ([`wait`]), and every resource has a `Drop` guard that cleans up even when
@@ -26,6 +27,7 @@ pub mod notify_socket;
 pub mod prereq;
 pub mod privileges;
 pub mod scenario;
+pub mod scratch_fs;
 pub mod sensor;
 pub mod ssh;
 pub mod sshd;

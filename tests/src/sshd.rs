@@ -39,6 +39,12 @@ impl SshServer {
     /// Generates keys and config in `dir` (which must be world-traversable), checks the config
     /// with `sshd -t`, starts sshd in namespace A and waits until it listens.
     pub fn start(netns: &NetnsPair, user: &TestUser, dir: &Path) -> Self {
+        Self::start_from(netns, user, dir, Path::new(SSHD))
+    }
+
+    /// [`Self::start`] with the listener run from `binary` (an absolute path: sshd re-executes
+    /// itself by that path for every connection).
+    pub fn start_from(netns: &NetnsPair, user: &TestUser, dir: &Path, binary: &Path) -> Self {
         ensure_privsep_dir();
         let host_key = dir.join("ssh_host_ed25519_key");
         let client_key = dir.join("client_ed25519");
@@ -55,7 +61,7 @@ impl SshServer {
         let text = config_text(&host_key, &authorized_keys, &pid_file, &user.name);
         std::fs::write(&config, text)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", config.display()));
-        run_ok(Command::new(SSHD).arg("-t").arg("-f").arg(&config));
+        run_ok(Command::new(binary).arg("-t").arg("-f").arg(&config));
 
         let log = dir.join("sshd.log");
         let log_file =
@@ -63,7 +69,7 @@ impl SshServer {
         let log_dup = log_file
             .try_clone()
             .expect("cannot duplicate the sshd log file handle");
-        let mut command = netns.exec_inner(SSHD);
+        let mut command = netns.exec_inner(binary);
         command.arg("-D").arg("-e").arg("-f").arg(&config);
         let description = cmd::describe(&command);
         let child = command

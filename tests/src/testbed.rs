@@ -31,11 +31,16 @@ impl Testbed {
     /// Checks prerequisites and builds the host; `connector_source` is
     /// [`connector_bin!()`](crate::connector_bin).
     pub fn new(connector_source: &Path) -> Self {
+        Self::with_sshd(connector_source, Path::new(prereq::SSHD))
+    }
+
+    /// [`Self::new`] with the sshd listener run from `sshd_binary` (a copy elsewhere).
+    pub fn with_sshd(connector_source: &Path, sshd_binary: &Path) -> Self {
         prereq::require_all();
         let dir = TempDir::new("sst");
         let netns = NetnsPair::create();
         let user = user::ensure_test_user();
-        let sshd = SshServer::start(&netns, &user, dir.path());
+        let sshd = SshServer::start_from(&netns, &user, dir.path(), sshd_binary);
         let connector = connector::install(connector_source, dir.path(), "sst-connect");
         Self {
             sshd,

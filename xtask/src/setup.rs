@@ -3,8 +3,8 @@
 //! skips what is present: the nightly toolchain with `rust-src` (aya-build compiles the eBPF
 //! crate with it), rustfmt and clippy, the musl target the shipped static binary is built for
 //! (Rust's own self-contained musl: no musl-gcc, since no dependency compiles C), the Debian
-//! packages (LLVM at the major version nightly rustc reports, for bpf-linker; OpenSSH and
-//! iproute2 for the integration tests), bpf-linker built against that same LLVM, the
+//! packages (LLVM at the major version nightly rustc reports, for bpf-linker; OpenSSH, iproute2
+//! and btrfs-progs for the integration tests), bpf-linker built against that same LLVM, the
 //! differential test's Python venv ([`venv`]), and what `cargo xtask vm-test` boots guests with
 //! ([`vm`]). Installing system packages needs root; checking does not.
 //! Installing openssh-server may start the system's sshd: the tests start their own and do not
@@ -37,6 +37,7 @@ const PACKAGES: &[&str] = &[
     "procps",         // integration tests: sysctl
     "passwd",         // integration tests: useradd
     "binutils",       // packaging/build-deb.sh: readelf proves the binary is static
+    "btrfs-progs",    // integration tests: mkfs.btrfs, a parent executable on a subvolume
 ];
 
 pub fn execute() -> Result<()> {

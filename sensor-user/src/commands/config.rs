@@ -1,6 +1,6 @@
 //! `sshd-sensor config check [PATH]` validates a configuration file without starting anything;
 //! `sshd-sensor config show [--config PATH]` prints the effective configuration (defaults
-//! filled in) as TOML.
+//! filled in) as TOML, headed by which parent executables exist on this host now.
 
 use std::{
     path::{Path, PathBuf},
@@ -43,9 +43,7 @@ fn check(path: Option<&Path>) -> ExitCode {
             match path {
                 Some(p) => println!("ok: {} is valid", p.display()),
                 None if Path::new(DEFAULT_PATH).exists() => println!("ok: {DEFAULT_PATH} is valid"),
-                None => println!(
-                    "ok: {DEFAULT_PATH} does not exist; the built-in defaults (the seed rule) apply"
-                ),
+                None => println!("ok: {DEFAULT_PATH} does not exist; the built-in defaults apply"),
             }
             ExitCode::SUCCESS
         }
@@ -64,8 +62,21 @@ fn show(path: Option<&Path>) -> ExitCode {
                 None if Path::new(DEFAULT_PATH).exists() => DEFAULT_PATH.to_owned(),
                 None => format!("built-in defaults ({DEFAULT_PATH} does not exist)"),
             };
+            let present: Vec<&str> = config
+                .rule
+                .parent_executables
+                .iter()
+                .filter(|p| Path::new(p).exists())
+                .map(String::as_str)
+                .collect();
             print!(
-                "# sshd-sensor effective configuration, from {source}\n\n{}",
+                "# sshd-sensor effective configuration, from {source}\n\
+                 # parent executables present on this host now: {}\n\n{}",
+                if present.is_empty() {
+                    "none".to_owned()
+                } else {
+                    present.join(", ")
+                },
                 config.to_toml()
             );
             ExitCode::SUCCESS

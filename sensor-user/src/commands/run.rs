@@ -19,8 +19,8 @@ pub struct Args {
     /// Alert format on stdout [default: human on a terminal, json otherwise].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Executable whose children are stage-1 processes (repeat for several) [default:
-    /// /usr/sbin/sshd].
+    /// Executable whose children are stage-1 processes (repeat for several; replaces the
+    /// configured list) [default: /usr/sbin/sshd and every sshd-session location].
     #[arg(long = "parent-executable", value_name = "PATH")]
     pub parent_executables: Vec<String>,
     /// Connect hook: auto tries the tracepoint of the exec/exit programs' kind (raw, else

@@ -5,6 +5,7 @@
 use std::{ops::Range, path::PathBuf, str::FromStr};
 
 use ipnetwork::IpNetwork;
+use sensor_common::PARENT_EXES_MAX;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -206,6 +207,16 @@ impl RawRule {
                     "rule.parent_executables: expected at least one executable (the seed's is \"/usr/sbin/sshd\"), \
                      found an empty list"
                         .to_owned(),
+                );
+            }
+            Some(list) if list.get_ref().len() > PARENT_EXES_MAX as usize => {
+                return invalid(
+                    list.span(),
+                    format!(
+                        "rule.parent_executables: expected at most {PARENT_EXES_MAX} executables \
+                         (the kernel table's size), found {}",
+                        list.get_ref().len()
+                    ),
                 );
             }
             Some(list) => absolute_paths(list, "rule.parent_executables")?,

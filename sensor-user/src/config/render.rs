@@ -5,7 +5,7 @@
 use std::{fmt::Write as _, path::Path};
 
 use super::{Config, Journald};
-use crate::output::Format;
+use crate::{kernel::parents::candidates, output::Format};
 
 fn string(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
@@ -38,10 +38,16 @@ pub(super) fn to_toml(c: &Config) -> String {
     let hook = c.sensor.connect_hook.name();
     let mut out = String::new();
     let r = &c.rule;
+    out.push_str("[rule]\n");
+    if candidates::is_default(&r.parent_executables) {
+        out.push_str(
+            "# The default: sshd, and sshd-session wherever distributions put it (OpenSSH 9.8+).\n\
+             # `run` watches those that exist and picks up any that appear later.\n",
+        );
+    }
     let _ = write!(
         out,
-        "[rule]\n\
-         parent_executables = {}\n\
+        "parent_executables = {}\n\
          extra_excluded_cidrs = {}\n\
          extra_excluded_names = {}\n\
          extra_excluded_executables = {}\n\

@@ -29,8 +29,21 @@ fn empty_file_is_the_seed() {
         Config::default()
     );
     let seed = Config::default();
-    assert_eq!(seed.rule, RuleConfig::default());
-    assert_eq!(seed.rule.parent_executables, ["/usr/sbin/sshd"]);
+    // The seed rule, except that the parents are sshd plus every sshd-session location.
+    assert_eq!(
+        seed.rule,
+        RuleConfig {
+            parent_executables: candidates::default_parents(),
+            ..RuleConfig::default()
+        }
+    );
+    assert_eq!(seed.rule.parent_executables[0], "/usr/sbin/sshd");
+    assert!(
+        seed.rule
+            .parent_executables
+            .contains(&"/usr/lib/openssh/sshd-session".to_owned())
+    );
+    assert_eq!(RuleConfig::default().parent_executables, ["/usr/sbin/sshd"]);
     assert_eq!(seed.alerts.max_per_window, 100);
     assert_eq!(seed.alerts.window_seconds, 300);
     assert_eq!(seed.alerts.window_ns(), ALERT_WINDOW_NS);
@@ -103,16 +116,16 @@ fn every_setting_is_read() {
 }
 
 #[test]
-fn sshd_session_is_one_line() {
+fn explicit_parents_replace_the_default() {
     let c = parse(
         "[rule]\nparent_executables = [\"/usr/sbin/sshd\", \"/usr/lib/openssh/sshd-session\"]\n",
     )
     .unwrap();
     let mut expected = Config::default();
-    expected
-        .rule
-        .parent_executables
-        .push("/usr/lib/openssh/sshd-session".to_owned());
+    expected.rule.parent_executables = vec![
+        "/usr/sbin/sshd".to_owned(),
+        "/usr/lib/openssh/sshd-session".to_owned(),
+    ];
     assert_eq!(c, expected);
 }
 
@@ -152,8 +165,21 @@ fn to_toml_round_trips() {
 fn to_toml_spells_out_the_defaults() {
     let text = Config::default().to_toml();
     assert!(
-        text.starts_with("[rule]\nparent_executables = [\"/usr/sbin/sshd\"]\n"),
+        text.starts_with("[rule]\n# The default: sshd, and sshd-session wherever"),
         "{text}"
+    );
+    assert!(
+        text.contains(
+            "\nparent_executables = [\"/usr/sbin/sshd\", \"/usr/lib/openssh/sshd-session\", "
+        ),
+        "{text}"
+    );
+    // An explicit list has no such comment.
+    let explicit = parse("[rule]\nparent_executables = [\"/usr/sbin/sshd\"]\n").unwrap();
+    assert!(
+        explicit
+            .to_toml()
+            .starts_with("[rule]\nparent_executables = [\"/usr/sbin/sshd\"]\n")
     );
     assert!(
         text.contains("\nmax_per_window = 100\nwindow_seconds = 300\n"),
@@ -303,6 +329,14 @@ fn invalid_values_are_located() {
         22,
         "rule.parent_executables: expected at least one executable (the seed's is \
          \"/usr/sbin/sshd\"), found an empty list",
+    );
+    let many: Vec<String> = (0..65).map(|i| format!("\"/opt/sshd{i}\"")).collect();
+    assert_error(
+        &format!("[rule]\nparent_executables = [{}]\n", many.join(", ")),
+        2,
+        22,
+        "rule.parent_executables: expected at most 64 executables (the kernel table's size), \
+         found 65",
     );
     assert_error(
         "[rule]\nextra_excluded_names = [\"bin/curl\"]\n",

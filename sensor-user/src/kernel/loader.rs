@@ -9,9 +9,9 @@
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf},
+    maps::{MapData, PerCpuArray, RingBuf},
 };
-use sensor_common::{Config, ExeId, names};
+use sensor_common::{Config, names};
 use tracing::{info, warn};
 
 pub use super::attach::{ConnectHook, TracepointKind};
@@ -280,7 +280,7 @@ fn load_as(opts: &LoadOptions, kind: TracepointKind, base: Config) -> Result<Sen
         .load(object::OBJECT)
         .map_err(|e| classify("loading the eBPF object", &e))?;
 
-    set_parents(&mut ebpf, &opts.parent_executables)?;
+    parents::set_parents(&mut ebpf, &opts.parent_executables).map_err(LoadError::from)?;
 
     let [exec, exit, sock] = programs(kind, opts.empty_programs);
     attach_kind(&mut ebpf, kind, exec, "sched", "sched_process_exec")
@@ -322,39 +322,6 @@ fn load_as(opts: &LoadOptions, kind: TracepointKind, base: Config) -> Result<Sen
         tracepoints: kind,
         connect_hook,
     })
-}
-
-/// Writes the identities of the parent executables into `PARENT_EXES`.
-pub fn set_parents(ebpf: &mut Ebpf, paths: &[String]) -> Result<(), LoadError> {
-    let map = ebpf
-        .map_mut(names::PARENT_EXES)
-        .ok_or(LoadError::Missing(names::PARENT_EXES))?;
-    let mut table: BpfHashMap<_, ExeId, u32> =
-        BpfHashMap::try_from(map).map_err(|e| classify("the parent-executable table", &e))?;
-    let ids = parents::identities(paths);
-    for (index, path) in paths.iter().enumerate() {
-        if !ids.values().any(|&i| i as usize == index) {
-            warn!(path = %path, "parent executable not found on this host; logins through it cannot be seen");
-        }
-    }
-    // New identities first, stale ones after: no moment in which a kept parent is missing.
-    for (&(dev, ino), &index) in ids.iter().take(64) {
-        table
-            .insert(ExeId { dev, _pad: 0, ino }, index, 0)
-            .map_err(|e| classify("the parent-executable table", &e))?;
-    }
-    let stale: Vec<ExeId> = table
-        .keys()
-        .filter_map(Result::ok)
-        .filter(|k| !ids.contains_key(&(k.dev, k.ino)))
-        .collect();
-    for key in stale {
-        table
-            .remove(&key)
-            .map_err(|e| classify("the parent-executable table", &e))?;
-    }
-    info!(identities = ids.len(), parents = ?paths, "parent executables resolved");
-    Ok(())
 }
 
 /// Attaches one connect hook: the forced one, or the first that attaches of

@@ -73,7 +73,7 @@ pub struct MountEntry {
 }
 
 /// Decodes mountinfo's `\ooo` octal escapes (space, tab, newline, backslash).
-fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

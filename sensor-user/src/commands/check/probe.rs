@@ -22,6 +22,7 @@ use crate::kernel::{
     btf,
     loader::{self, ConnectHook, LoadError, LoadOptions, TracepointKind},
     mounts,
+    parents::candidates,
     privileges::{self, CAP_SYS_ADMIN, CAP_SYS_PTRACE, Privileges},
     tracefs,
 };
@@ -413,13 +414,6 @@ pub fn machine_id() -> Row {
     }
 }
 
-/// Where distributions put OpenSSH 9.8's per-session binary.
-pub const SSHD_SESSION_PATHS: &[&str] = &[
-    "/usr/lib/openssh/sshd-session",
-    "/usr/libexec/openssh/sshd-session",
-    "/usr/libexec/sshd-session",
-];
-
 fn version_of(program: &str) -> Option<parse::OpensshVersion> {
     let out = Command::new(program).arg("-V").output().ok()?;
     let text = format!(
@@ -446,7 +440,8 @@ pub fn openssh(parents: &[String]) -> Vec<Row> {
             "no sshd or ssh found: there are no SSH logins to watch",
         ),
     }];
-    for parent in parents {
+    // The default lists every candidate location; only an explicit list's absences matter.
+    for parent in parents.iter().filter(|_| !candidates::is_default(parents)) {
         if !Path::new(parent).exists() {
             rows.push(Row::new(
                 "parent executable",
@@ -455,7 +450,10 @@ pub fn openssh(parents: &[String]) -> Vec<Row> {
             ));
         }
     }
-    match SSHD_SESSION_PATHS.iter().find(|p| Path::new(p).exists()) {
+    match candidates::SSHD_SESSION_PATHS
+        .iter()
+        .find(|p| Path::new(p).exists())
+    {
         Some(session) if parents.iter().any(|p| p == session) => rows.push(Row::new(
             "sshd-session",
             Status::Ok,
