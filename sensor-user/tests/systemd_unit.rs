@@ -136,7 +136,7 @@ fn unit_has_the_documented_capabilities() {
     // `check` prints the systemd-run line with this list: it must be the unit's.
     assert_eq!(
         unit_capabilities(),
-        sensor_user::kernel::privileges::SERVICE_CAPABILITIES
+        sshd_sensor::kernel::privileges::SERVICE_CAPABILITIES
     );
     assert_eq!(setpriv_caps(), "-all,+bpf,+perfmon,+sys_ptrace");
     for (key, value) in [
