@@ -38,26 +38,10 @@ pub fn raw_inet_sock_set_state(ctx: RawTracePointContext) -> i32 {
     let newstate: i32 = ctx.arg(2);
     if newstate == TCP_SYN_SENT && ctx.arg::<i32>(1) == TCP_CLOSE {
         let sk: *const u8 = ctx.arg(0);
-        let _ = try_raw(sk);
+        // inet_sock_set_state also fires for DCCP, SCTP and MPTCP sockets.
+        let _ = from_sock(sk, true);
     }
     0
-}
-
-/// A CLOSE -> SYN_SENT transition seen by the raw tracepoint: lineage first, then the socket.
-#[inline(always)]
-fn try_raw(sk: *const u8) -> Result<(), i32> {
-    if off!(ready) == 0 || sk.is_null() {
-        return Ok(());
-    }
-    let Some(lineage) = Lineage::of_stage2_candidate()? else {
-        return Ok(());
-    };
-    // SAFETY: probe read through a BTF offset; a bad address yields an error.
-    let protocol: u16 = unsafe { task::read(sk, off!(sk_protocol))? };
-    if protocol != IPPROTO_TCP {
-        return Ok(());
-    }
-    emit_from_sock(&lineage, sk)
 }
 
 #[tracepoint(category = "sock", name = "inet_sock_set_state")]
@@ -130,27 +114,36 @@ fn try_set_state(ctx: &TracePointContext) -> Result<(), i32> {
 #[fentry(function = "tcp_connect")]
 pub fn tcp_connect_fentry(ctx: FEntryContext) -> u32 {
     let sk: *const u8 = ctx.arg(0);
-    let _ = from_sock(sk);
+    let _ = from_sock(sk, false);
     0
 }
 
 #[kprobe]
 pub fn tcp_connect_kprobe(ctx: ProbeContext) -> u32 {
     if let Some(sk) = ctx.arg::<*const u8>(0) {
-        let _ = from_sock(sk);
+        let _ = from_sock(sk, false);
     }
     0
 }
 
-/// The fentry and kprobe path: `struct sock` starts with `struct sock_common`.
+/// The raw tracepoint, fentry and kprobe path (`struct sock` starts with `struct sock_common`):
+/// lineage first, then the socket. `tcp_connect` sees TCP sockets only; the tracepoint checks
+/// `sk_protocol`.
 #[inline(always)]
-fn from_sock(sk: *const u8) -> Result<(), i32> {
+fn from_sock(sk: *const u8, check_protocol: bool) -> Result<(), i32> {
     if off!(ready) == 0 || sk.is_null() {
         return Ok(());
     }
     let Some(lineage) = Lineage::of_stage2_candidate()? else {
         return Ok(());
     };
+    if check_protocol {
+        // SAFETY: probe read through a BTF offset; a bad address yields an error.
+        let protocol: u16 = unsafe { task::read(sk, off!(sk_protocol))? };
+        if protocol != IPPROTO_TCP {
+            return Ok(());
+        }
+    }
     emit_from_sock(&lineage, sk)
 }
 
