@@ -46,12 +46,21 @@ pub mod names {
     pub const PARENT_EXES: &str = "PARENT_EXES";
     pub const STAGE1: &str = "STAGE1";
     pub const CONFIG: &str = "CONFIG";
+    pub const PROG_EXEC_RAW: &str = "raw_sched_process_exec";
+    pub const PROG_EXIT_RAW: &str = "raw_sched_process_exit";
+    pub const PROG_CONNECT_RAW: &str = "raw_inet_sock_set_state";
     pub const PROG_EXEC: &str = "sched_process_exec";
     pub const PROG_EXIT: &str = "sched_process_exit";
     pub const PROG_CONNECT_TP: &str = "inet_sock_set_state";
     pub const PROG_CONNECT_TP_FAST: &str = "inet_sock_set_state_fast";
     pub const PROG_CONNECT_FENTRY: &str = "tcp_connect_fentry";
     pub const PROG_CONNECT_KPROBE: &str = "tcp_connect_kprobe";
+    pub const NOOP_EXEC_RAW: &str = "noop_raw_exec";
+    pub const NOOP_EXIT_RAW: &str = "noop_raw_exit";
+    pub const NOOP_CONNECT_RAW: &str = "noop_raw_sock_set_state";
+    pub const NOOP_EXEC: &str = "noop_exec";
+    pub const NOOP_EXIT: &str = "noop_exit";
+    pub const NOOP_CONNECT: &str = "noop_sock_set_state";
 }
 
 /// Identity of an executable file as the kernel sees it: `inode->i_sb->s_dev` (kernel
@@ -75,7 +84,8 @@ pub struct Stage1 {
 }
 
 /// The fields and offsets the programs need, read at start-up from `/sys/kernel/btf/vmlinux`
-/// and the tracepoints' `format` files, and written into the `CONFIG` global before load.
+/// (and, only when falling back to perf tracepoints, the tracepoints' `format` files), and
+/// written into the `CONFIG` global before load.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Config {
@@ -94,14 +104,18 @@ pub struct Config {
     pub inode_i_ino: u32,
     pub inode_i_sb: u32,
     pub sb_s_dev: u32,
-    // sock_common (fentry/kprobe fallback)
+    // linux_binprm (raw tracepoint `sched_process_exec`: the exec'd path)
+    pub bprm_filename: u32,
+    // sock (raw tracepoint `inet_sock_set_state`: a u16 since Linux 5.6)
+    pub sk_protocol: u32,
+    // sock_common (raw tracepoint, fentry and kprobe)
     pub skc_daddr: u32,
     pub skc_dport: u32,
     pub skc_family: u32,
     pub skc_v6_daddr: u32,
-    // sched/sched_process_exec format
+    // sched/sched_process_exec format (perf tracepoint fallback only)
     pub tp_exec_filename: u32,
-    // sock/inet_sock_set_state format
+    // sock/inet_sock_set_state format (perf tracepoint fallback only)
     pub tp_sk_oldstate: u32,
     pub tp_sk_newstate: u32,
     pub tp_sk_dport: u32,

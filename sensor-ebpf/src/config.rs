@@ -18,6 +18,8 @@ pub(crate) static CONFIG: Config = Config {
     inode_i_ino: 0,
     inode_i_sb: 0,
     sb_s_dev: 0,
+    bprm_filename: 0,
+    sk_protocol: 0,
     skc_daddr: 0,
     skc_dport: 0,
     skc_family: 0,

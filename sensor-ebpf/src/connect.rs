@@ -3,18 +3,21 @@
 //!
 //! Preferred: tracepoint `sock/inet_sock_set_state` (Linux 4.16+), transition CLOSE -> SYN_SENT.
 //! It fires inside `tcp_v4_connect`/`tcp_v6_connect` in the connecting task, once per
-//! attempt, blocking or not. Its layout changed across kernels (`protocol` grew from u8 to
-//! u16), so every offset comes from its `format` file.
-//! Fallbacks, chosen by userspace by actually attaching: fentry then kprobe on `tcp_connect`
-//! (called by both connect paths with the socket already in SYN_SENT), reading `sock_common`
-//! through BTF offsets.
+//! attempt, blocking or not. It is attached as a raw tracepoint (a BPF link, no
+//! `perf_event_open`): the arguments are `TP_PROTO(sk, oldstate, newstate)`, `newstate` is a
+//! direct context read, and the socket is read through BTF offsets (`sk_protocol`, a u16 since
+//! Linux 5.6, and `sock_common`). Fallbacks, chosen by userspace by actually attaching: the same
+//! tracepoint through perf (its record's layout changed across kernels, `protocol` grew from u8
+//! to u16, so every offset comes from its `format` file), then fentry and kprobe on
+//! `tcp_connect` (called by both connect paths with the socket already in SYN_SENT), reading
+//! `sock_common` through BTF offsets.
 //!
 //! A connect is sent only when the connecting process's parent is a recent stage-1 process.
 
 use aya_ebpf::{
     EbpfContext,
-    macros::{fentry, kprobe, tracepoint},
-    programs::{FEntryContext, ProbeContext, TracePointContext},
+    macros::{fentry, kprobe, raw_tracepoint, tracepoint},
+    programs::{FEntryContext, ProbeContext, RawTracePointContext, TracePointContext},
 };
 use sensor_common::{AF_INET, AF_INET6, ConnectEvent, Header, KIND_CONNECT, TP_SK_NEWSTATE_FAST};
 
@@ -28,6 +31,34 @@ use crate::{
 const TCP_SYN_SENT: i32 = 2;
 const TCP_CLOSE: i32 = 7;
 const IPPROTO_TCP: u16 = 6;
+
+#[raw_tracepoint(tracepoint = "inet_sock_set_state")]
+pub fn raw_inet_sock_set_state(ctx: RawTracePointContext) -> i32 {
+    // `newstate` is args[2]: a direct, fixed-offset context read, no helper call.
+    let newstate: i32 = ctx.arg(2);
+    if newstate == TCP_SYN_SENT && ctx.arg::<i32>(1) == TCP_CLOSE {
+        let sk: *const u8 = ctx.arg(0);
+        let _ = try_raw(sk);
+    }
+    0
+}
+
+/// A CLOSE -> SYN_SENT transition seen by the raw tracepoint: lineage first, then the socket.
+#[inline(always)]
+fn try_raw(sk: *const u8) -> Result<(), i32> {
+    if off!(ready) == 0 || sk.is_null() {
+        return Ok(());
+    }
+    let Some(lineage) = Lineage::of_stage2_candidate()? else {
+        return Ok(());
+    };
+    // SAFETY: probe read through a BTF offset; a bad address yields an error.
+    let protocol: u16 = unsafe { task::read(sk, off!(sk_protocol))? };
+    if protocol != IPPROTO_TCP {
+        return Ok(());
+    }
+    emit_from_sock(&lineage, sk)
+}
 
 #[tracepoint(category = "sock", name = "inet_sock_set_state")]
 pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
@@ -111,7 +142,7 @@ pub fn tcp_connect_kprobe(ctx: ProbeContext) -> u32 {
     0
 }
 
-/// The fallbacks' common path: `struct sock` starts with `struct sock_common`.
+/// The fentry and kprobe path: `struct sock` starts with `struct sock_common`.
 #[inline(always)]
 fn from_sock(sk: *const u8) -> Result<(), i32> {
     if off!(ready) == 0 || sk.is_null() {
@@ -120,6 +151,12 @@ fn from_sock(sk: *const u8) -> Result<(), i32> {
     let Some(lineage) = Lineage::of_stage2_candidate()? else {
         return Ok(());
     };
+    emit_from_sock(&lineage, sk)
+}
+
+/// Reads family, destination port and address from `sk`'s `sock_common` and emits.
+#[inline(always)]
+fn emit_from_sock(lineage: &Lineage, sk: *const u8) -> Result<(), i32> {
     // SAFETY (all reads): probe reads through BTF offsets; a bad address yields an error.
     let family: u16 = unsafe { task::read(sk, off!(skc_family))? };
     let dport = u16::from_be(unsafe { task::read::<u16>(sk, off!(skc_dport))? });

@@ -2,6 +2,12 @@
 //! exec'ing task after the new image is committed, so `current` is the new image and its
 //! `real_parent` is the process that started it.
 //!
+//! Two attachments, one body: the raw tracepoint (preferred, Linux 4.17+: a BPF link made by
+//! `BPF_RAW_TRACEPOINT_OPEN`, no `perf_event_open`, so `kernel.perf_event_paranoid` does not
+//! apply; its arguments are `TP_PROTO(task, old_pid, bprm)` and the path comes from
+//! `bprm->filename` through a BTF offset), and the perf tracepoint (fallback; the path comes
+//! from the record's `__data_loc filename`, whose offset is in the `format` file).
+//!
 //! Lineage is decided here, race-free: an exec is a stage-1 candidate when the parent's
 //! executable (device + inode of `mm->exe_file`) is one of the configured parent executables;
 //! it is then remembered in `STAGE1`. An exec whose parent is a recent stage-1 process is sent
@@ -14,12 +20,12 @@ use aya_ebpf::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes,
         bpf_probe_read_user_buf,
     },
-    macros::tracepoint,
-    programs::TracePointContext,
+    macros::{raw_tracepoint, tracepoint},
+    programs::{RawTracePointContext, TracePointContext},
 };
 use sensor_common::{
-    ARGS_LEN, EXEC_CHILD_OF_STAGE1, EXEC_STAGE1, ExecEvent, Header, KERNEL_WINDOW_NS, KIND_EXEC,
-    Stage1,
+    ARGS_LEN, EXEC_CHILD_OF_STAGE1, EXEC_STAGE1, ExecEvent, FILENAME_LEN, Header, KERNEL_WINDOW_NS,
+    KIND_EXEC, Stage1,
 };
 
 use crate::{
@@ -28,9 +34,37 @@ use crate::{
     task,
 };
 
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn raw_sched_process_exec(ctx: RawTracePointContext) -> i32 {
+    let bprm: *const u8 = ctx.arg(2);
+    let _ = try_exec(|out| {
+        // SAFETY: probe reads tolerate any address; the offset comes from BTF.
+        let Ok(name) = (unsafe { task::read::<*const u8>(bprm, off!(bprm_filename)) }) else {
+            return 0;
+        };
+        // SAFETY: as above.
+        match unsafe { bpf_probe_read_kernel_str_bytes(name, out) } {
+            Ok(bytes) => bytes.len() as u32,
+            Err(_) => 0,
+        }
+    });
+    0
+}
+
 #[tracepoint(category = "sched", name = "sched_process_exec")]
 pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
-    let _ = try_exec(&ctx);
+    let _ = try_exec(|out| {
+        // SAFETY: the offset comes from the format file; a bad read yields an error.
+        let data_loc: u32 = unsafe { ctx.read_at(off!(tp_exec_filename)) }.unwrap_or(0);
+        let name_off = (data_loc & 0xffff) as usize;
+        // SAFETY: probe reads tolerate any address.
+        match unsafe {
+            bpf_probe_read_kernel_str_bytes((ctx.as_ptr() as *const u8).wrapping_add(name_off), out)
+        } {
+            Ok(bytes) => bytes.len() as u32,
+            Err(_) => 0,
+        }
+    });
     0
 }
 
@@ -38,14 +72,17 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 pub fn is_recent_stage1(parent: *const u8, ppid: u32, now: u64) -> bool {
     // SAFETY: the value is copied out before any other map operation.
-    let Some(entry) = (unsafe { STAGE1.get(&ppid) }).copied() else {
+    let Some(entry) = (unsafe { STAGE1.get(ppid) }).copied() else {
         return false;
     };
     entry.start_ns == task::start_of(parent).unwrap_or(0)
         && now.wrapping_sub(entry.exec_ns) <= KERNEL_WINDOW_NS
 }
 
-fn try_exec(ctx: &TracePointContext) -> Result<(), i32> {
+/// The common body. `read_filename` copies the exec'd path into its argument and returns the
+/// bytes used (0 when unreadable).
+#[inline(always)]
+fn try_exec(read_filename: impl FnOnce(&mut [u8; FILENAME_LEN]) -> u32) -> Result<(), i32> {
     if off!(ready) == 0 {
         return Ok(());
     }
@@ -58,7 +95,7 @@ fn try_exec(ctx: &TracePointContext) -> Result<(), i32> {
     let mut parent_index = u32::MAX;
     if parent_exe.ino != 0 {
         // SAFETY: the value is copied out at once.
-        if let Some(index) = unsafe { PARENT_EXES.get(&parent_exe) } {
+        if let Some(index) = unsafe { PARENT_EXES.get(parent_exe) } {
             flags |= EXEC_STAGE1;
             parent_index = *index;
         }
@@ -77,7 +114,7 @@ fn try_exec(ctx: &TracePointContext) -> Result<(), i32> {
             start_ns: task::start_of(current)?,
             exec_ns: now,
         };
-        let _ = STAGE1.insert(&tgid, &entry, 0);
+        let _ = STAGE1.insert(tgid, entry, 0);
     }
 
     let Some(mut slot) = EVENTS.reserve::<ExecEvent>(0) else {
@@ -97,15 +134,7 @@ fn try_exec(ctx: &TracePointContext) -> Result<(), i32> {
         task::fill(&mut (*ev).task, current, parent);
         (*ev).parent_index = parent_index;
 
-        let data_loc: u32 = ctx.read_at(off!(tp_exec_filename)).unwrap_or(0);
-        let name_off = (data_loc & 0xffff) as usize;
-        (*ev).filename_len = match bpf_probe_read_kernel_str_bytes(
-            (ctx.as_ptr() as *const u8).wrapping_add(name_off),
-            &mut (*ev).filename,
-        ) {
-            Ok(bytes) => bytes.len() as u32,
-            Err(_) => 0,
-        };
+        (*ev).filename_len = read_filename(&mut (*ev).filename);
 
         let (total, len) = read_args(current, &mut (*ev).args);
         (*ev).args_total = total;

@@ -23,7 +23,7 @@
 //! [log]
 //! level = "info"                                  # error | warn | info | debug | trace
 //! [sensor]
-//! connect_hook = "auto"                           # auto | tracepoint | fentry | kprobe
+//! connect_hook = "auto"                           # auto | raw-tracepoint | tracepoint | fentry | kprobe
 //! stats_interval_seconds = 300
 //! ```
 

@@ -50,6 +50,7 @@ pub struct Overrides {
     pub format: Option<crate::output::Format>,
     pub parent_executables: Option<Vec<String>>,
     pub connect_hook: Option<loader::ConnectHook>,
+    pub tracepoints: Option<loader::TracepointKind>,
     pub record: Option<PathBuf>,
     pub stats_interval: Option<Duration>,
 }
@@ -212,18 +213,26 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let sinks = open_sinks(&config)?;
     let sensor = loader::load(&LoadOptions {
         parent_executables: config.rule.parent_executables.clone(),
+        tracepoints: opts
+            .overrides
+            .tracepoints
+            .unwrap_or(loader::TracepointKind::Auto),
         connect_hook: config.sensor.connect_hook,
         empty_programs: opts.empty_programs,
     })?;
-    // Start-up parsed megabytes of BTF; hand the freed heap back to the system.
+    // Start-up parsed megabytes of BTF; hand the freed heap back to the system (glibc only:
+    // musl's allocator returns freed memory to the system by itself and has no malloc_trim).
+    #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim has no preconditions.
-    unsafe { libc::malloc_trim(0) };
+    unsafe {
+        libc::malloc_trim(0)
+    };
     let loader::Sensor {
         mut ebpf,
         ring,
         drops,
+        tracepoints,
         connect_hook,
-        ..
     } = sensor;
     let mut watcher = parents::Watcher::start(&mut ebpf, &config.rule.parent_executables);
     let host = Host::read();
@@ -245,6 +254,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let mut ring = unsafe { AsyncFd::register(ring) }
         .map_err(|e| anyhow::anyhow!("registering the ring buffer with tokio: {e}"))?;
     info!(
+        tracepoints = %tracepoints,
         connect_hook = %connect_hook,
         parents = ?config.rule.parent_executables,
         empty_programs = opts.empty_programs,

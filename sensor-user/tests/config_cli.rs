@@ -79,7 +79,7 @@ fn each_error_kind_is_one_located_line() {
         (
             "bad enum",
             "[sensor]\nconnect_hook = \"Tracepoint\"\n",
-            "2:16: sensor.connect_hook: expected one of \"auto\", \"tracepoint\", \"fentry\", \
+            "2:16: sensor.connect_hook: expected one of \"auto\", \"raw-tracepoint\", \"tracepoint\", \"fentry\", \
              \"kprobe\", found \"Tracepoint\"",
         ),
     ];

@@ -1,6 +1,9 @@
-//! The Debian package end to end, as root: `packaging/build-deb.sh` builds it (release binary
-//! first), `dpkg -i` installs it, the installed binary, unit, conffiles and configuration work,
-//! and `dpkg --purge` removes every file. `#[ignore]`d so plain `cargo test` skips it; the root
+//! The Debian package end to end, as root: `packaging/build-deb.sh` builds it (the static
+//! release binary first), `dpkg -i` installs it, the installed binary, unit, conffiles and
+//! configuration work, and `dpkg --purge` removes every file. The package declares no Depends
+//! (its binary is static: no ELF interpreter, no NEEDED library, checked here by reading the
+//! ELF headers and by running it in an empty chroot, where no libc exists) and ships the preinst
+//! that `deb_preinst.rs` tests. `#[ignore]`d so plain `cargo test` skips it; the root
 //! test command (`cargo test -- --include-ignored` as root, as `cargo xtask test` runs it) runs
 //! it, and it fails loudly when not root. It installs into the real system: run it on a test
 //! machine, never on a host that has sshd-sensor installed for real.
@@ -9,6 +12,9 @@ use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
 };
+
+mod common;
+use common::TempDir;
 
 const FILES: &[&str] = &[
     "/usr/bin/sshd-sensor",
@@ -90,6 +96,34 @@ fn deb_installs_works_and_purges() {
         info,
         format!("Package: sshd-sensor\nVersion: {version}\nArchitecture: amd64\n")
     );
+    // A static binary needs no libc6 (nor anything else); the shipped config's alert file
+    // wants logrotate. dpkg-deb prints only the fields that are present.
+    let relations = stdout(&run(
+        "dpkg-deb",
+        &[
+            "-f",
+            deb.to_str().expect("UTF-8"),
+            "Pre-Depends",
+            "Depends",
+            "Recommends",
+        ],
+    ));
+    assert_eq!(relations, "Recommends: logrotate\n");
+    let control = TempDir::new("deb-control");
+    run(
+        "dpkg-deb",
+        &[
+            "--control",
+            deb.to_str().expect("UTF-8"),
+            control.0.to_str().expect("UTF-8"),
+        ],
+    );
+    let preinst = std::fs::read(control.0.join("preinst")).expect("the package has a preinst");
+    assert_eq!(
+        preinst,
+        std::fs::read(root.join("packaging/debian/preinst")).expect("read the source preinst"),
+        "the packaged preinst is not packaging/debian/preinst"
+    );
 
     let guard = Installed;
     run("dpkg", &["-i", deb.to_str().expect("UTF-8")]);
@@ -98,6 +132,30 @@ fn deb_installs_works_and_purges() {
     }
     assert_eq!(
         stdout(&run("/usr/bin/sshd-sensor", &["--version"])),
+        format!("sshd-sensor {version}\n")
+    );
+    let linkage = Linkage::of(&std::fs::read("/usr/bin/sshd-sensor").expect("read the binary"));
+    assert_eq!(
+        linkage,
+        Linkage {
+            x86_64: true,
+            interpreter: false,
+            needed: 0
+        },
+        "the packaged binary is not a static x86-64 executable"
+    );
+    // Proof that it needs no libc at all: an empty root holds nothing but the binary.
+    let empty = TempDir::new("deb-empty-root");
+    std::fs::copy("/usr/bin/sshd-sensor", empty.0.join("sshd-sensor")).expect("copy the binary");
+    assert_eq!(
+        stdout(&run(
+            "chroot",
+            &[
+                empty.0.to_str().expect("UTF-8"),
+                "/sshd-sensor",
+                "--version"
+            ]
+        )),
         format!("sshd-sensor {version}\n")
     );
     let unit = std::fs::read_to_string("/lib/systemd/system/sshd-sensor.service")
@@ -151,4 +209,68 @@ fn dpkg_lists_sensor() -> bool {
         .output()
         .expect("run dpkg-query");
     String::from_utf8_lossy(&status.stdout).contains("installed")
+}
+
+/// What an ELF file's headers say about how it is linked.
+#[derive(Debug, PartialEq, Eq)]
+struct Linkage {
+    /// `e_machine` is EM_X86_64.
+    x86_64: bool,
+    /// It has a PT_INTERP segment (a dynamic loader runs it).
+    interpreter: bool,
+    /// Its DT_NEEDED entries (shared libraries it loads).
+    needed: usize,
+}
+
+impl Linkage {
+    /// Reads a little-endian ELF64 file's header, program headers and dynamic section; panics
+    /// on anything else or on a truncated file.
+    fn of(elf: &[u8]) -> Self {
+        const PT_DYNAMIC: u32 = 2;
+        const PT_INTERP: u32 = 3;
+        const DT_NULL: u64 = 0;
+        const DT_NEEDED: u64 = 1;
+        const EM_X86_64: u16 = 62;
+        assert!(
+            elf.starts_with(b"\x7fELF\x02\x01"),
+            "not a little-endian ELF64 file"
+        );
+        let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().expect("2 bytes"));
+        let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().expect("4 bytes"));
+        let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().expect("8 bytes"));
+        let size = |v: u64| usize::try_from(v).expect("offset fits usize");
+        let (phoff, phentsize, phnum) = (size(u64_at(32)), usize::from(u16_at(54)), u16_at(56));
+        let mut linkage = Linkage {
+            x86_64: u16_at(18) == EM_X86_64,
+            interpreter: false,
+            needed: 0,
+        };
+        for ph in (0..usize::from(phnum)).map(|i| phoff + i * phentsize) {
+            match u32_at(ph) {
+                PT_INTERP => linkage.interpreter = true,
+                PT_DYNAMIC => {
+                    let (offset, len) = (size(u64_at(ph + 8)), size(u64_at(ph + 32)));
+                    for entry in (offset..offset + len).step_by(16) {
+                        match u64_at(entry) {
+                            DT_NULL => break,
+                            DT_NEEDED => linkage.needed += 1,
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        linkage
+    }
+}
+
+/// The check above can fail: this test binary itself is a dynamically linked glibc program.
+#[test]
+fn linkage_sees_a_dynamic_binary() {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let linkage = Linkage::of(&std::fs::read(&exe).expect("read the test binary"));
+    assert!(linkage.x86_64, "{linkage:?}");
+    assert!(linkage.interpreter, "{linkage:?}");
+    assert!(linkage.needed >= 1, "{linkage:?}");
 }

@@ -1,9 +1,10 @@
 //! The sensor under test, run as a real daemon in the HOST namespace (eBPF sees every
 //! namespace): `sshd-sensor run --format json`, one JSON alert per stdout line.
 //!
-//! The binary is `$SSHD_SENSOR_BIN`, or `<workspace>/target/release/sshd-sensor`. Start-up
-//! waits (bounded) for a stderr line containing `ready`; [`Sensor::stop`] sends SIGTERM, waits
-//! for a clean exit and returns every alert. Stdout and stderr are collected by background
+//! The binary is `$SSHD_SENSOR_BIN`, or the static one `cargo xtask build` makes,
+//! `<workspace>/target/x86_64-unknown-linux-musl/release/sshd-sensor`. Start-up waits (bounded)
+//! for a stderr line containing `ready`; [`Sensor::stop`] sends SIGTERM, waits for a clean exit
+//! and returns every alert. Stdout and stderr are collected by background
 //! threads so alerts can be polled while the sensor runs; tests of the daemon itself also start
 //! it through a wrapper or with extra environment ([`Sensor::start_command`]), signal it and
 //! wait for its stderr lines. Dropping a running sensor kills it.
@@ -57,12 +58,12 @@ pub fn binary() -> PathBuf {
             let workspace = manifest_dir
                 .parent()
                 .expect("the tests package sits inside the workspace");
-            workspace.join("target/release/sshd-sensor")
+            workspace.join("target/x86_64-unknown-linux-musl/release/sshd-sensor")
         });
     assert!(
         path.is_file(),
-        "sensor binary {} not found: build it first (cargo build --release -p sensor-user) or \
-         point SSHD_SENSOR_BIN at it",
+        "sensor binary {} not found: build it first (cargo xtask build) or point \
+         SSHD_SENSOR_BIN at it",
         path.display()
     );
     path

@@ -462,12 +462,13 @@ fn bad_privileges_and_input_fail_cleanly() {
 }
 
 /// A forced connect hook either attaches (and runs until stopped) or ends the sensor with one
-/// error line that names the hook; auto mode never fails on a kernel where the tracepoint works.
-/// (On the CI kernel, without kprobes and with fentry refused, both forced fallbacks fail.)
+/// error line that names the hook; the tracepoint hooks (raw and perf) and auto never fail on a
+/// kernel where tracepoints work. (On the CI kernel, without kprobes and with fentry refused,
+/// both forced fallbacks fail; the VM matrix runs them on stock kernels.)
 #[test]
 fn forced_connect_hooks_attach_or_fail_cleanly() {
     prereq::require_root();
-    for hook in ["fentry", "kprobe", "tracepoint", "auto"] {
+    for hook in ["fentry", "kprobe", "raw-tracepoint", "tracepoint", "auto"] {
         let what = format!("run --connect-hook {hook}");
         let mut command = Command::new("timeout");
         command

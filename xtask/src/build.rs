@@ -1,7 +1,10 @@
 //! `cargo xtask build`: the release sensor binary (its `build.rs` builds and embeds the eBPF
-//! object with aya-build on nightly) and the root-only integration test binaries, built but not
-//! run, so `cargo xtask test` and `bench` start from what a user would install. The build
-//! ignores `SSHD_SENSOR_SKIP_EBPF`: a binary without its eBPF object cannot run.
+//! object with aya-build on nightly), statically linked for [`host::SENSOR_TARGET`], and the
+//! root-only integration test binaries, built but not run, so `cargo xtask test` and `bench`
+//! start from what a user would install. The build ignores `SSHD_SENSOR_SKIP_EBPF`: a binary
+//! without its eBPF object cannot run.
+
+use std::path::PathBuf;
 
 use anyhow::Result;
 
@@ -11,11 +14,7 @@ use crate::{exec::exec, host};
 pub const SKIP_EBPF: &str = "SSHD_SENSOR_SKIP_EBPF";
 
 pub fn execute() -> Result<()> {
-    exec(
-        host::cargo()
-            .args(["build", "--release", "-p", "sensor-user"])
-            .env_remove(SKIP_EBPF),
-    )?;
+    sensor()?;
     exec(
         host::cargo()
             .args(["test", "--no-run", "--release", "-p", "integration-tests"])
@@ -23,4 +22,22 @@ pub fn execute() -> Result<()> {
     )?;
     eprintln!("build: {}", host::sensor_bin().display());
     Ok(())
+}
+
+/// Builds the static release `sshd-sensor` (the one the package ships); its path.
+pub fn sensor() -> Result<PathBuf> {
+    exec(
+        host::cargo()
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "sensor-user",
+                "--bin",
+                "sshd-sensor",
+            ])
+            .args(["--target", host::SENSOR_TARGET])
+            .env_remove(SKIP_EBPF),
+    )?;
+    Ok(host::sensor_bin())
 }

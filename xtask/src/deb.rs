@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{exec, host};
 
-const SCRIPT: &str = "packaging/build-deb.sh";
+pub const SCRIPT: &str = "packaging/build-deb.sh";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

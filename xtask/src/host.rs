@@ -1,5 +1,8 @@
 //! Facts about where xtask runs: the workspace root, the paths of the binaries it builds, and
 //! whether the process is root. Every task works from the workspace root, wherever it was typed.
+//! The sensor binary is built for [`SENSOR_TARGET`] (static musl), so the one binary that
+//! `build`, `run`, `test`, `bench` and `deb` use runs on every supported Debian, whatever its
+//! glibc.
 
 use std::{
     path::{Path, PathBuf},
@@ -31,9 +34,13 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-/// The absolute path of the release sensor binary that `cargo xtask build` produces.
+/// The target the shipped sensor binary is built for: statically linked against musl, it needs
+/// no libc on the host (Debian 11's glibc 2.31 is older than what a glibc build links against).
+pub const SENSOR_TARGET: &str = "x86_64-unknown-linux-musl";
+
+/// The absolute path of the static release sensor binary that `cargo xtask build` produces.
 pub fn sensor_bin() -> PathBuf {
-    target_dir().join("release/sshd-sensor")
+    target_dir().join(SENSOR_TARGET).join("release/sshd-sensor")
 }
 
 /// Whether the effective user is root.

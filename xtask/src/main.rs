@@ -12,6 +12,7 @@ mod replay_bench;
 mod run;
 mod setup;
 mod test;
+mod vm;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,8 @@ enum Command {
     Bench(bench::Args),
     /// Build the Debian package with packaging/build-deb.sh.
     Deb(deb::Args),
+    /// Boot Debian 11, 12 and 13 under QEMU, install the .deb and run the checks (root).
+    VmTest(vm::Args),
     /// A long differential run of replay against Python EQL (needs `cargo xtask setup`'s venv).
     Difftest(difftest::Args),
     /// Time `sshd-sensor replay` against validate-only and Python EQL.
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test::execute(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench::execute(args).map(|()| ExitCode::SUCCESS),
         Command::Deb(args) => deb::execute(args),
+        Command::VmTest(args) => vm::execute(args).map(|()| ExitCode::SUCCESS),
         Command::Difftest(args) => difftest::run(args).map(|()| ExitCode::SUCCESS),
         Command::ReplayBench(args) => replay_bench::run(args).map(|()| ExitCode::SUCCESS),
     };

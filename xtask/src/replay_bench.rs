@@ -1,13 +1,14 @@
 //! `cargo xtask replay-bench`: how fast `sshd-sensor replay` hunts over stored Elastic Defend
 //! events, printed with the targets marked met or not met. It generates (or reuses) a file of
 //! Defend-shaped events (`difftest/bench/gen_defend.py`, ~0.6 KB each, half exec and half
-//! connect), then times, on the same bytes: the release binary's replay (alerts as JSON to
-//! /dev/null), the same binary's hidden `replay --validate-only` (each line only checked as JSON
-//! by `serde_json` into `IgnoredAny`: the floor any replay pays), and Elastic's Python EQL engine
-//! (`eql` 1.0.1, `difftest/bench/eql_bench.py`) on a prefix of the file. Each child's CPU time
-//! and peak RSS come from `wait4(2)`; rates are given per wall second and per CPU second, and
-//! the ratios use CPU seconds, which other load on the host disturbs less. Replay and
-//! validate-only run `--rounds` times each, interleaved, and the best run of each is compared.
+//! connect), then times, on the same bytes: the static release binary's replay (or that of
+//! `--binary`; alerts as JSON to /dev/null), the same binary's hidden `replay --validate-only`
+//! (each line only checked as JSON by `serde_json` into `IgnoredAny`: the floor any replay pays),
+//! and Elastic's Python EQL engine (`eql` 1.0.1, `difftest/bench/eql_bench.py`) on a prefix of
+//! the file. Each child's CPU time and peak RSS come from `wait4(2)`; rates are given per wall
+//! second and per CPU second, and the ratios use CPU seconds, which other load on the host
+//! disturbs less. Replay and validate-only run `--rounds` times each, interleaved, and the best
+//! run of each is compared.
 //! Last, the replay runs over a file twice as large to show its peak RSS does not grow with the
 //! input.
 
@@ -19,7 +20,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::exec::{exec, line};
-use crate::host;
+use crate::{build, host};
 
 /// At least this many times the Python engine's events per second.
 const TARGET_VS_PYTHON: f64 = 20.0;
@@ -47,6 +48,10 @@ pub struct Args {
     /// Times each of replay and validate-only runs, interleaved; the best of each is compared.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub rounds: u32,
+    /// Time this sensor binary instead of building the static release one (e.g. a glibc build,
+    /// to compare allocators).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
 }
 
 /// What one child process used.
@@ -95,15 +100,10 @@ impl Pass {
 
 pub fn run(args: Args) -> Result<()> {
     let root = host::root();
-    exec(host::cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "sensor-user",
-        "--bin",
-        "sshd-sensor",
-    ]))?;
-    let bin = host::sensor_bin();
+    let bin = match &args.binary {
+        Some(bin) => bin.clone(),
+        None => build::sensor()?,
+    };
     let dir = root.join(&args.dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let file = generate(&dir, args.events)?;

@@ -1,5 +1,6 @@
-//! `cargo xtask run [-- ARGS]`: set up, build, then replace this process with
-//! `target/release/sshd-sensor run ARGS`, so Ctrl-C and SIGTERM reach the sensor directly.
+//! `cargo xtask run [-- ARGS]`: set up, build, then replace this process with the static
+//! `target/x86_64-unknown-linux-musl/release/sshd-sensor run ARGS`, so Ctrl-C and SIGTERM reach
+//! the sensor directly.
 
 use std::{
     os::unix::process::CommandExt,

@@ -1,10 +1,12 @@
 //! `cargo xtask setup`: makes a fresh Debian 12 machine able to build and test the sensor, and
 //! does nothing on one that already is. It checks each requirement, prints what it installs and
 //! skips what is present: the nightly toolchain with `rust-src` (aya-build compiles the eBPF
-//! crate with it), rustfmt and clippy, the Debian packages (LLVM at the major version nightly
-//! rustc reports, for bpf-linker; OpenSSH, iproute2 and btrfs-progs for the integration tests),
-//! bpf-linker built against that same LLVM, and the differential test's Python venv
-//! ([`venv`]). Installing system packages needs root; checking does not.
+//! crate with it), rustfmt and clippy, the musl target the shipped static binary is built for
+//! (Rust's own self-contained musl: no musl-gcc, since no dependency compiles C), the Debian
+//! packages (LLVM at the major version nightly rustc reports, for bpf-linker; OpenSSH, iproute2
+//! and btrfs-progs for the integration tests), bpf-linker built against that same LLVM, the
+//! differential test's Python venv ([`venv`]), and what `cargo xtask vm-test` boots guests with
+//! ([`vm`]). Installing system packages needs root; checking does not.
 //! Installing openssh-server may start the system's sshd: the tests start their own and do not
 //! need or touch it.
 
@@ -22,6 +24,7 @@ use crate::{
 };
 
 mod venv;
+mod vm;
 
 /// Debian packages needed whatever the LLVM version, with what needs each.
 const PACKAGES: &[&str] = &[
@@ -33,6 +36,7 @@ const PACKAGES: &[&str] = &[
     "iproute2",       // integration tests: ip netns, ss
     "procps",         // integration tests: sysctl
     "passwd",         // integration tests: useradd
+    "binutils",       // packaging/build-deb.sh: readelf proves the binary is static
     "btrfs-progs",    // integration tests: mkfs.btrfs, a parent executable on a subvolume
 ];
 
@@ -45,6 +49,7 @@ pub fn execute() -> Result<()> {
     if venv::wanted() {
         venv::ensure(&mut present)?;
     }
+    vm::ensure(&mut present)?;
     eprintln!("setup: present: {}", present.join(", "));
     eprintln!("setup: done (nightly rustc uses LLVM {llvm})");
     Ok(())
@@ -100,6 +105,18 @@ fn rust_toolchains(present: &mut Vec<String>) -> Result<()> {
             "nightly",
         ]))?;
     }
+    if has_component(&nightly, "clippy") {
+        present.push("nightly clippy".into());
+    } else {
+        eprintln!("setup: adding clippy to nightly (the test command lints the eBPF crate)");
+        exec(Command::new("rustup").args([
+            "component",
+            "add",
+            "clippy",
+            "--toolchain",
+            "nightly",
+        ]))?;
+    }
     // The toolchain cargo xtask itself runs on (rustup sets RUSTUP_TOOLCHAIN for it).
     let default = capture(Command::new("rustup").args(["component", "list", "--installed"]))?;
     let missing: Vec<&str> = ["rustfmt", "clippy"]
@@ -118,6 +135,16 @@ fn rust_toolchains(present: &mut Vec<String>) -> Result<()> {
                 .args(["component", "add"])
                 .args(&missing),
         )?;
+    }
+    let targets = capture(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if targets.lines().any(|l| l.trim() == host::SENSOR_TARGET) {
+        present.push(format!("{} target", host::SENSOR_TARGET));
+    } else {
+        eprintln!(
+            "setup: adding the {} target (the shipped sshd-sensor is a static musl binary)",
+            host::SENSOR_TARGET
+        );
+        exec(Command::new("rustup").args(["target", "add", host::SENSOR_TARGET]))?;
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use crate::{
     config::Config,
     daemon::{self, Overrides, RunOptions},
-    kernel::loader::ConnectHook,
+    kernel::loader::{ConnectHook, TracepointKind},
     output::Format,
 };
 
@@ -23,9 +23,14 @@ pub struct Args {
     /// configured list) [default: /usr/sbin/sshd and every sshd-session location].
     #[arg(long = "parent-executable", value_name = "PATH")]
     pub parent_executables: Vec<String>,
-    /// Connect hook: auto tries tracepoint, fentry, kprobe in that order [default: auto].
+    /// Connect hook: auto tries the tracepoint of the exec/exit programs' kind (raw, else
+    /// perf), then fentry, then kprobe [default: auto].
     #[arg(long, value_enum)]
     pub connect_hook: Option<ConnectHook>,
+    /// How the exec and exit programs attach: auto tries raw tracepoints (BPF links, no
+    /// perf_event_open) and falls back to perf tracepoints [default: auto].
+    #[arg(long, value_enum)]
+    pub tracepoints: Option<TracepointKind>,
     /// Append every event the kernel passed up to FILE as ECS documents (for `replay`).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
@@ -44,6 +49,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         parent_executables: (!args.parent_executables.is_empty())
             .then_some(args.parent_executables),
         connect_hook: args.connect_hook,
+        tracepoints: args.tracepoints,
         record: args.record,
         stats_interval: args.stats_interval.map(Duration::from_secs),
     };

@@ -311,6 +311,7 @@ impl RawSensor {
     fn validate(self, defaults: SensorSection) -> Result<SensorSection> {
         let hooks = [
             ("auto", ConnectHook::Auto),
+            ("raw-tracepoint", ConnectHook::RawTracepoint),
             ("tracepoint", ConnectHook::Tracepoint),
             ("fentry", ConnectHook::Fentry),
             ("kprobe", ConnectHook::Kprobe),

@@ -5,10 +5,7 @@
 use std::{fmt::Write as _, path::Path};
 
 use super::{Config, Journald};
-use crate::{
-    kernel::{loader::ConnectHook, parents::candidates},
-    output::Format,
-};
+use crate::{kernel::parents::candidates, output::Format};
 
 fn string(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
@@ -38,12 +35,7 @@ pub(super) fn to_toml(c: &Config) -> String {
         Journald::On => "true".to_owned(),
         Journald::Off => "false".to_owned(),
     };
-    let hook = match c.sensor.connect_hook {
-        ConnectHook::Auto => "auto",
-        ConnectHook::Tracepoint => "tracepoint",
-        ConnectHook::Fentry => "fentry",
-        ConnectHook::Kprobe => "kprobe",
-    };
+    let hook = c.sensor.connect_hook.name();
     let mut out = String::new();
     let r = &c.rule;
     out.push_str("[rule]\n");

@@ -362,7 +362,7 @@ fn invalid_values_are_located() {
         "[sensor]\nconnect_hook = \"uprobe\"\n",
         2,
         16,
-        "sensor.connect_hook: expected one of \"auto\", \"tracepoint\", \"fentry\", \"kprobe\", \
+        "sensor.connect_hook: expected one of \"auto\", \"raw-tracepoint\", \"tracepoint\", \"fentry\", \"kprobe\", \
          found \"uprobe\"",
     );
     assert_error(

@@ -5,7 +5,6 @@
 //! [`sensor_common::Config`] (`offsets`, [`fill_btf_offsets`]). Bad input yields a
 //! [`BtfError`], never a panic: every read is bounds-checked and every walk has a limit.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Where the running kernel exposes its own BTF.
@@ -103,21 +102,25 @@ impl Ty {
 }
 
 /// A parsed, validated BTF blob (base BTF such as vmlinux; split BTF is not supported).
+///
+/// Memory is the sensor's start-up peak, so the blob is held once (no copies of its sections)
+/// and the index is one `u32` per type (where its record starts); a type's fields are decoded
+/// from the blob when asked for, and a struct is found by name with a scan (the sensor looks up
+/// about ten).
 pub struct Btf {
     big_endian: bool,
-    types: Vec<u8>,
-    strings: Vec<u8>,
-    /// Indexed by type id; entry 0 is `void`.
-    table: Vec<Ty>,
-    /// Named structs and unions (first definition wins; a struct beats a union).
-    composites: HashMap<String, u32>,
+    data: Vec<u8>,
+    types: std::ops::Range<usize>,
+    strings: std::ops::Range<usize>,
+    /// Byte offset in the type section of each type's record, indexed by type id minus one
+    /// (id 0 is `void` and has no record).
+    positions: Vec<u32>,
 }
 
 impl std::fmt::Debug for Btf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Btf")
-            .field("types", &(self.table.len().saturating_sub(1)))
-            .field("named_composites", &self.composites.len())
+            .field("types", &self.positions.len())
             .field("big_endian", &self.big_endian)
             .finish_non_exhaustive()
     }
@@ -185,12 +188,17 @@ impl Btf {
             path: path.to_path_buf(),
             source,
         })?;
-        Btf::parse(&data)
+        Btf::parse_owned(data)
     }
 
     /// Parses a raw BTF blob (either byte order), validating the header, section bounds and
     /// every type record.
     pub fn parse(data: &[u8]) -> Result<Btf> {
+        Btf::parse_owned(data.to_vec())
+    }
+
+    /// [`Btf::parse`] of a blob it takes ownership of, without copying it.
+    pub fn parse_owned(data: Vec<u8>) -> Result<Btf> {
         let magic_bytes: [u8; 2] = data
             .get(0..2)
             .and_then(|b| b.try_into().ok())
@@ -210,7 +218,7 @@ impl Btf {
             return Err(BtfError::BadVersion(version));
         }
         let field = |pos: usize| {
-            read_u32(data, pos, big_endian).ok_or_else(|| {
+            read_u32(&data, pos, big_endian).ok_or_else(|| {
                 BtfError::Truncated(format!(
                     "{} bytes, shorter than the {HEADER_LEN}-byte header",
                     data.len()
@@ -231,87 +239,98 @@ impl Btf {
                 data.len()
             )));
         }
-        let types = section(data, hdr_len, type_off, type_len, "type")?.to_vec();
-        let strings = section(data, hdr_len, str_off, str_len, "string")?.to_vec();
+        let types = section(&data, hdr_len, type_off, type_len, "type")?;
+        let strings = section(&data, hdr_len, str_off, str_len, "string")?;
         if strings.first().is_some_and(|&b| b != 0) || strings.last().is_some_and(|&b| b != 0) {
             return Err(BtfError::Corrupt(
                 "string section must start and end with a NUL byte".into(),
             ));
         }
+        // `section` checked both ranges against the data.
+        let types = hdr_len + type_off as usize..hdr_len + type_off as usize + types.len();
+        let strings = hdr_len + str_off as usize..hdr_len + str_off as usize + strings.len();
         let mut btf = Btf {
             big_endian,
+            data,
             types,
             strings,
-            table: vec![Ty {
-                pos: 0,
-                name_off: 0,
-                kind: kind::VOID,
-                kind_flag: false,
-                vlen: 0,
-                size_type: 0,
-            }],
-            composites: HashMap::new(),
+            positions: Vec::new(),
         };
         btf.index()?;
         Ok(btf)
     }
 
-    /// Walks the type section once, recording each type; every step consumes at least
-    /// [`TYPE_LEN`] bytes, so the loop is bounded by the section length.
+    fn types(&self) -> &[u8] {
+        self.data.get(self.types.clone()).unwrap_or_default()
+    }
+
+    fn strings(&self) -> &[u8] {
+        self.data.get(self.strings.clone()).unwrap_or_default()
+    }
+
+    /// Walks the type section once, recording where each type starts; every step consumes at
+    /// least [`TYPE_LEN`] bytes, so the loop is bounded by the section length.
     fn index(&mut self) -> Result<()> {
+        let len = self.types.len();
+        let mut positions = Vec::with_capacity(len / 32);
         let mut pos = 0usize;
-        while pos < self.types.len() {
-            let id = self.table.len();
+        while pos < len {
+            let id = positions.len() + 1;
             let truncated = || BtfError::Truncated(format!("type id {id} at byte {pos}"));
             let name_off = self.rd(pos).ok_or_else(truncated)?;
             let info = self.rd(pos + 4).ok_or_else(truncated)?;
-            let size_type = self.rd(pos + 8).ok_or_else(truncated)?;
-            let ty = Ty {
-                pos,
-                name_off,
-                kind: (info >> 24) & 0x1f,
-                kind_flag: info >> 31 != 0,
-                vlen: info & 0xffff,
-                size_type,
-            };
-            let next = pos + TYPE_LEN + extra_len(ty.kind, ty.vlen, id)?;
-            if next > self.types.len() {
+            self.rd(pos + 8).ok_or_else(truncated)?;
+            let kind = (info >> 24) & 0x1f;
+            let next = pos + TYPE_LEN + extra_len(kind, info & 0xffff, id)?;
+            if next > len {
                 return Err(truncated());
             }
-            if ty.is_composite() && name_off != 0 {
-                let name = String::from_utf8_lossy(self.name_bytes(name_off)?).into_owned();
-                let is_struct = ty.kind == kind::STRUCT;
-                let id = u32::try_from(id)
-                    .map_err(|_| BtfError::Corrupt("more than 2^32 types".into()))?;
-                let table = &self.table;
-                self.composites
-                    .entry(name)
-                    .and_modify(|prev| {
-                        let prev_is_union = table
-                            .get(*prev as usize)
-                            .is_some_and(|t| t.kind == kind::UNION);
-                        if is_struct && prev_is_union {
-                            *prev = id;
-                        }
-                    })
-                    .or_insert(id);
+            if matches!(kind, kind::STRUCT | kind::UNION) && name_off != 0 {
+                // Names of structs are what lookups compare: check them once here.
+                self.name_bytes(name_off)?;
             }
-            self.table.push(ty);
+            positions.push(
+                u32::try_from(pos)
+                    .map_err(|_| BtfError::Corrupt("type section beyond 4 GiB".into()))?,
+            );
             pos = next;
         }
+        positions.shrink_to_fit();
+        self.positions = positions;
         Ok(())
     }
 
+    /// The id of the struct or union named `name` (the first definition; a struct beats a
+    /// union), by a scan of the type table.
+    fn composite(&self, name: &str) -> Option<u32> {
+        let mut union = None;
+        for id in 1..=self.positions.len() as u32 {
+            let Ok(ty) = self.ty(id) else { continue };
+            if !ty.is_composite() || ty.name_off == 0 {
+                continue;
+            }
+            if self.name_bytes(ty.name_off).ok() != Some(name.as_bytes()) {
+                continue;
+            }
+            if ty.kind == kind::STRUCT {
+                return Some(id);
+            }
+            union = union.or(Some(id));
+        }
+        union
+    }
+
     fn rd(&self, pos: usize) -> Option<u32> {
-        read_u32(&self.types, pos, self.big_endian)
+        read_u32(self.types(), pos, self.big_endian)
     }
 
     /// The NUL-terminated name at `off` in the string section.
     fn name_bytes(&self, off: u32) -> Result<&[u8]> {
-        let rest = self.strings.get(off as usize..).ok_or_else(|| {
+        let strings = self.strings();
+        let rest = strings.get(off as usize..).ok_or_else(|| {
             BtfError::Corrupt(format!(
                 "name offset {off} beyond the {}-byte string section",
-                self.strings.len()
+                strings.len()
             ))
         })?;
         let end = rest
@@ -322,11 +341,39 @@ impl Btf {
     }
 
     fn ty(&self, id: u32) -> Result<Ty> {
-        self.table.get(id as usize).copied().ok_or_else(|| {
+        if id == 0 {
+            return Ok(Ty {
+                pos: 0,
+                name_off: 0,
+                kind: kind::VOID,
+                kind_flag: false,
+                vlen: 0,
+                size_type: 0,
+            });
+        }
+        let out_of_range = || {
             BtfError::Corrupt(format!(
                 "type id {id} out of range ({} types)",
-                self.table.len().saturating_sub(1)
+                self.positions.len()
             ))
+        };
+        let pos = *self
+            .positions
+            .get(id as usize - 1)
+            .ok_or_else(out_of_range)? as usize;
+        // `index` checked that every record lies within the section.
+        let (name_off, info, size_type) = (
+            self.rd(pos).ok_or_else(out_of_range)?,
+            self.rd(pos + 4).ok_or_else(out_of_range)?,
+            self.rd(pos + 8).ok_or_else(out_of_range)?,
+        );
+        Ok(Ty {
+            pos,
+            name_off,
+            kind: (info >> 24) & 0x1f,
+            kind_flag: info >> 31 != 0,
+            vlen: info & 0xffff,
+            size_type,
         })
     }
 

@@ -1,44 +1,26 @@
 //! Loads the embedded object with the offsets of this kernel, fills the parent-executable
-//! table, and attaches the programs: exec and exit tracepoints, and the connect hook chosen by
-//! actually attaching (tracepoint, then fentry, then kprobe) unless one is forced. Every
-//! failure becomes a [`LoadError`] whose message names the problem and the fix.
-
-use std::{fmt, path::PathBuf};
+//! table, and attaches the programs. The exec and exit programs attach as raw tracepoints (BPF
+//! links: no perf_event_open(2), so `kernel.perf_event_paranoid` does not apply, and no tracefs)
+//! and fall back to perf tracepoints; the connect hook is the tracepoint of the same kind, then
+//! fentry, then kprobe, each chosen by actually attaching, unless one is forced. `run`, `check`
+//! and the benchmark all come through [`load`]. Every failure becomes a [`LoadError`] whose
+//! message names the real cause (a refused permission is never reported as a missing kernel
+//! feature) and the fix.
 
 use aya::{
-    Btf as AyaBtf, Ebpf, EbpfLoader,
+    Ebpf, EbpfLoader,
     maps::{MapData, PerCpuArray, RingBuf},
-    programs::{FEntry, KProbe, TracePoint},
 };
 use sensor_common::{Config, names};
 use tracing::{info, warn};
 
-use super::{btf, mounts, object, parents, tracefs};
-
-/// Which hook reports TCP connect attempts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConnectHook {
-    /// Try tracepoint, then fentry, then kprobe; keep the first that attaches.
-    Auto,
-    /// `sock/inet_sock_set_state`, CLOSE -> SYN_SENT.
-    Tracepoint,
-    /// fentry on `tcp_connect`.
-    Fentry,
-    /// kprobe on `tcp_connect`.
-    Kprobe,
-}
-
-impl fmt::Display for ConnectHook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ConnectHook::Auto => "auto",
-            ConnectHook::Tracepoint => "tracepoint",
-            ConnectHook::Fentry => "fentry",
-            ConnectHook::Kprobe => "kprobe",
-        })
-    }
-}
+pub use super::attach::{ConnectHook, TracepointKind};
+use super::{
+    attach::{self, AttachError, connect_candidates, tracepoint_candidates},
+    btf, mounts, object, parents,
+    privileges::Privileges,
+    tracefs,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -47,7 +29,7 @@ pub enum LoadError {
     )]
     NoObject,
     #[error(
-        "permission denied loading eBPF programs ({0}): run as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (e.g. `sudo sshd-sensor run`)"
+        "permission denied loading eBPF programs ({0}): run as root, or grant CAP_BPF and CAP_PERFMON (and CAP_SYS_PTRACE to name other users' executables), e.g. `sudo sshd-sensor run` or the systemd unit"
     )]
     Permission(String),
     #[error(
@@ -55,11 +37,7 @@ pub enum LoadError {
     )]
     Btf(String),
     #[error("{0}")]
-    Mount(String),
-    #[error(
-        "tracepoint {0} is not usable ({1}): the sensor needs a kernel with tracepoints (CONFIG_TRACEPOINTS) and tracefs"
-    )]
-    Tracepoint(String, String),
+    Tracepoints(String),
     #[error(
         "connect hook {hook} did not attach ({reason}); `sshd-sensor check` shows which hooks work here"
     )]
@@ -76,6 +54,8 @@ pub enum LoadError {
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
     pub parent_executables: Vec<String>,
+    /// How the exec and exit programs attach.
+    pub tracepoints: TracepointKind,
     pub connect_hook: ConnectHook,
     /// Attach the empty programs instead (the benchmark's floor).
     pub empty_programs: bool,
@@ -86,46 +66,45 @@ pub struct Sensor {
     pub ebpf: Ebpf,
     pub ring: RingBuf<MapData>,
     pub drops: PerCpuArray<MapData, u64>,
+    /// How the exec and exit programs attached (never `Auto`).
+    pub tracepoints: TracepointKind,
     pub connect_hook: ConnectHook,
-    pub tracefs: PathBuf,
 }
 
-fn classify(err: impl fmt::Display) -> LoadError {
-    let text = err.to_string();
-    let lower = text.to_lowercase();
-    if lower.contains("operation not permitted") || lower.contains("permission denied") {
-        LoadError::Permission(text)
+fn classify(what: &str, err: &(dyn std::error::Error + 'static)) -> LoadError {
+    let err = AttachError::new(what, err);
+    if err.is_permission() {
+        LoadError::Permission(err.to_string())
     } else {
-        LoadError::Other(text)
+        LoadError::Other(err.to_string())
     }
 }
 
-/// Offsets for this kernel: BTF for structs, `format` files for tracepoints. The socket
-/// tracepoint is optional (fallback hooks do not need it).
-pub fn kernel_config(
-    tracefs_root: &std::path::Path,
-) -> Result<(Config, Option<String>), LoadError> {
+/// The kernel-structure offsets, from BTF. Enough for raw tracepoints, fentry and kprobe.
+pub fn btf_config() -> Result<Config, LoadError> {
     let kbtf = btf::Btf::from_sys_fs().map_err(|e| LoadError::Btf(e.to_string()))?;
     let mut cfg = Config::default();
     btf::fill_btf_offsets(&kbtf, &mut cfg).map_err(|e| LoadError::Btf(e.to_string()))?;
-    let exec_fmt = tracefs::read_format(tracefs_root, "sched", "sched_process_exec")
-        .map_err(|e| LoadError::Tracepoint("sched/sched_process_exec".into(), e.to_string()))?;
-    let sock_problem = match tracefs::read_format(tracefs_root, "sock", "inet_sock_set_state") {
-        Ok(sock_fmt) => match tracefs::fill_tracepoint_offsets(&exec_fmt, &sock_fmt, &mut cfg) {
-            Ok(()) => None,
-            Err(e) => Some(e.to_string()),
-        },
-        Err(e) => Some(e.to_string()),
-    };
-    if sock_problem.is_some() {
-        // Without the socket tracepoint only the exec offset is needed (fallback hooks).
-        cfg.tp_exec_filename = exec_fmt
-            .field("filename")
-            .map_err(|e| LoadError::Tracepoint("sched/sched_process_exec".into(), e.to_string()))?
-            .offset;
+    Ok(cfg)
+}
+
+/// Adds the perf tracepoints' record offsets (from tracefs `format` files, mounting tracefs
+/// if needed) to `cfg`. The exec format is required; the socket one is optional, and what
+/// stands in its way is returned. Errors keep their errno (a root-only tracefs gives EACCES).
+pub fn perf_offsets(cfg: &mut Config) -> Result<Option<String>, AttachError> {
+    let root = mounts::ensure_tracefs().map_err(|e| AttachError::new("tracefs", &e))?;
+    let exec_fmt = tracefs::read_format(&root, "sched", "sched_process_exec")
+        .map_err(|e| AttachError::new("tracepoint format sched/sched_process_exec", &e))?;
+    match tracefs::read_format(&root, "sock", "inet_sock_set_state")
+        .and_then(|sock_fmt| tracefs::fill_tracepoint_offsets(&exec_fmt, &sock_fmt, cfg))
+    {
+        Ok(()) => Ok(None),
+        Err(sock_problem) => {
+            tracefs::fill_exec_offset(&exec_fmt, cfg)
+                .map_err(|e| AttachError::new("tracepoint format sched/sched_process_exec", &e))?;
+            Ok(Some(sock_problem.to_string()))
+        }
     }
-    cfg.ready = 1;
-    Ok((cfg, sock_problem))
 }
 
 /// Loads and attaches everything; the sensor is live when this returns.
@@ -133,188 +112,262 @@ pub fn load(opts: &LoadOptions) -> Result<Sensor, LoadError> {
     if object::OBJECT.is_empty() {
         return Err(LoadError::NoObject);
     }
-    check_privileges()?;
-    let tracefs = mounts::ensure_tracefs().map_err(|e| LoadError::Mount(e.to_string()))?;
-    mounts::ensure_bpffs().map_err(|e| LoadError::Mount(e.to_string()))?;
-    let (cfg, sock_problem) = kernel_config(&tracefs)?;
+    let privileges = Privileges::current();
+    let missing = privileges.missing_for_load();
+    if !missing.is_empty() {
+        return Err(LoadError::Permission(format!(
+            "running as uid {} without {}",
+            privileges.euid,
+            missing.join(" and ")
+        )));
+    }
+    let base = btf_config()?;
+    let mut failures: Vec<AttachError> = Vec::new();
+    for &kind in tracepoint_candidates(opts.tracepoints) {
+        match load_as(opts, kind, base) {
+            Ok(sensor) => return Ok(sensor),
+            Err(Attempt::Fatal(e)) => return Err(e),
+            Err(Attempt::Unavailable(e)) => {
+                warn!(kind = %kind, reason = %e, "tracepoints of this kind cannot attach");
+                failures.push(e);
+            }
+        }
+    }
+    Err(LoadError::Tracepoints(explain_tracepoints(
+        &failures,
+        &privileges,
+    )))
+}
 
-    // No CO-RE relocations to do (offsets come from `kernel_config`), so aya need not parse the
-    // kernel's BTF a second time: that alone would double the start-up memory peak.
-    let mut ebpf = EbpfLoader::new()
+/// An `EbpfLoader` that has not parsed the kernel's BTF. aya 0.14's `EbpfLoader::new()` always
+/// reads and parses `/sys/kernel/btf/vmlinux` (about 17 MB of transient heap on a 6.x kernel:
+/// the whole start-up memory peak of the sensor), even though `.btf(None)` then throws it away.
+/// While it runs, `RLIMIT_NOFILE` is lowered to the lowest free descriptor number, so its one
+/// `open` fails with EMFILE and it skips the parse (it ignores that error by design); existing
+/// descriptors are unaffected and the limit is restored at once. If anything here fails, the
+/// loader is simply built the ordinary way. Nothing else runs on this thread meanwhile.
+fn loader_without_kernel_btf<'a>() -> EbpfLoader<'a> {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into a valid rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) } != 0 {
+        return EbpfLoader::new();
+    }
+    // SAFETY: eventfd(2) has no memory preconditions; it returns the lowest free descriptor.
+    let lowest_free = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if lowest_free < 0 {
+        return EbpfLoader::new();
+    }
+    // SAFETY: closing the descriptor just created.
+    unsafe { libc::close(lowest_free) };
+    let tight = libc::rlimit {
+        rlim_cur: lowest_free as libc::rlim_t,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: setrlimit reads a valid rlimit; lowering the soft limit needs no privilege.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &tight) } != 0 {
+        return EbpfLoader::new();
+    }
+    let loader = EbpfLoader::new();
+    // SAFETY: as above; restoring the soft limit to its old value, within the hard limit.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) } != 0 {
+        warn!("restoring RLIMIT_NOFILE after building the eBPF loader failed");
+    }
+    loader
+}
+
+/// One sentence on why no tracepoint kind attached: a permission problem is named as such,
+/// with what refuses it.
+fn explain_tracepoints(failures: &[AttachError], privileges: &Privileges) -> String {
+    let details: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    let details = details.join("; ");
+    if !failures.iter().any(AttachError::is_permission) {
+        return format!(
+            "no tracepoint attaches on this kernel ({details}): the sensor needs raw \
+             tracepoints (Linux 4.17+, CONFIG_BPF_EVENTS) or perf tracepoints with tracefs"
+        );
+    }
+    let mut text = format!("permission denied attaching the tracepoints ({details})");
+    if failures
+        .iter()
+        .any(|f| f.is_permission() && f.what.starts_with("tracepoint format"))
+    {
+        text.push_str(
+            "; tracefs format files are root-only: the perf-tracepoint fallback needs root or \
+             CAP_DAC_READ_SEARCH",
+        );
+    }
+    if let Some(why) = privileges.perf_events_refusal() {
+        text.push_str(&format!("; perf tracepoints: {why}"));
+    }
+    text.push_str(&format!(
+        "; this process has {}; if that suffices, something else refuses: a seccomp filter \
+         (systemd's SystemCallFilter=) or a security module (SELinux, AppArmor, lockdown)",
+        privileges.summary()
+    ));
+    text
+}
+
+/// How one attempt at a tracepoint kind ended, when it did not succeed.
+enum Attempt {
+    /// This kind cannot attach here; another may.
+    Unavailable(AttachError),
+    /// Nothing else will do better (a forced connect hook failed, the object is broken...).
+    Fatal(LoadError),
+}
+
+impl From<LoadError> for Attempt {
+    fn from(e: LoadError) -> Attempt {
+        Attempt::Fatal(e)
+    }
+}
+
+/// The programs of one attach kind: exec, exit, and the connect tracepoint.
+fn programs(kind: TracepointKind, empty: bool) -> [&'static str; 3] {
+    match (kind, empty) {
+        (TracepointKind::Perf, false) => {
+            [names::PROG_EXEC, names::PROG_EXIT, names::PROG_CONNECT_TP]
+        }
+        (TracepointKind::Perf, true) => [names::NOOP_EXEC, names::NOOP_EXIT, names::NOOP_CONNECT],
+        (_, false) => [
+            names::PROG_EXEC_RAW,
+            names::PROG_EXIT_RAW,
+            names::PROG_CONNECT_RAW,
+        ],
+        (_, true) => [
+            names::NOOP_EXEC_RAW,
+            names::NOOP_EXIT_RAW,
+            names::NOOP_CONNECT_RAW,
+        ],
+    }
+}
+
+fn attach_kind(
+    ebpf: &mut Ebpf,
+    kind: TracepointKind,
+    prog: &str,
+    category: &str,
+    name: &str,
+) -> Result<(), AttachError> {
+    match kind {
+        TracepointKind::Perf => attach::perf_tracepoint(ebpf, prog, category, name),
+        _ => attach::raw_tracepoint(ebpf, prog, name),
+    }
+}
+
+/// Loads the object and attaches exec and exit as `kind`, then the connect hook.
+fn load_as(opts: &LoadOptions, kind: TracepointKind, base: Config) -> Result<Sensor, Attempt> {
+    let mut cfg = base;
+    let wants_perf_connect = opts.connect_hook == ConnectHook::Tracepoint
+        || (opts.connect_hook == ConnectHook::Auto && kind == TracepointKind::Perf);
+    let mut sock_problem = None;
+    if kind == TracepointKind::Perf || wants_perf_connect {
+        match perf_offsets(&mut cfg) {
+            Ok(problem) => sock_problem = problem,
+            Err(e) if kind == TracepointKind::Perf => return Err(Attempt::Unavailable(e)),
+            Err(e) => sock_problem = Some(e.to_string()),
+        }
+    }
+    cfg.ready = 1;
+
+    // No CO-RE relocations to do (offsets come from our own BTF reader), so aya need not parse
+    // the kernel's BTF a second time.
+    let mut ebpf = loader_without_kernel_btf()
         .btf(None)
         .override_global(names::CONFIG, &cfg, true)
         .load(object::OBJECT)
-        .map_err(classify)?;
+        .map_err(|e| classify("loading the eBPF object", &e))?;
 
-    parents::set_parents(&mut ebpf, &opts.parent_executables)?;
+    parents::set_parents(&mut ebpf, &opts.parent_executables).map_err(LoadError::from)?;
 
-    let (exec, exit, sock) = if opts.empty_programs {
-        ("noop_exec", "noop_exit", "noop_sock_set_state")
-    } else {
-        (names::PROG_EXEC, names::PROG_EXIT, names::PROG_CONNECT_TP)
-    };
-    attach_tracepoint(&mut ebpf, exec, "sched", "sched_process_exec")?;
-    attach_tracepoint(&mut ebpf, exit, "sched", "sched_process_exit")?;
+    let [exec, exit, sock] = programs(kind, opts.empty_programs);
+    attach_kind(&mut ebpf, kind, exec, "sched", "sched_process_exec")
+        .map_err(Attempt::Unavailable)?;
+    attach_kind(&mut ebpf, kind, exit, "sched", "sched_process_exit")
+        .map_err(Attempt::Unavailable)?;
     let connect_hook = if opts.empty_programs {
-        attach_tracepoint(&mut ebpf, sock, "sock", "inet_sock_set_state")?;
-        ConnectHook::Tracepoint
+        attach_kind(&mut ebpf, kind, sock, "sock", "inet_sock_set_state")
+            .map_err(Attempt::Unavailable)?;
+        match kind {
+            TracepointKind::Perf => ConnectHook::Tracepoint,
+            _ => ConnectHook::RawTracepoint,
+        }
     } else {
-        attach_connect(&mut ebpf, opts.connect_hook, sock_problem, &cfg)?
+        attach_connect(
+            &mut ebpf,
+            opts.connect_hook,
+            kind,
+            sock_problem.as_deref(),
+            &cfg,
+        )?
     };
 
     let ring = RingBuf::try_from(
         ebpf.take_map(names::EVENTS)
             .ok_or(LoadError::Missing(names::EVENTS))?,
     )
-    .map_err(classify)?;
+    .map_err(|e| classify("the ring buffer", &e))?;
     let drops = PerCpuArray::try_from(
         ebpf.take_map(names::RINGBUF_DROPS)
             .ok_or(LoadError::Missing(names::RINGBUF_DROPS))?,
     )
-    .map_err(classify)?;
+    .map_err(|e| classify("the drop counters", &e))?;
+    info!(tracepoints = %kind, connect_hook = %connect_hook, "programs attached");
     Ok(Sensor {
         ebpf,
         ring,
         drops,
+        tracepoints: kind,
         connect_hook,
-        tracefs,
     })
 }
 
-const CAP_SYS_ADMIN: u32 = 21;
-const CAP_PERFMON: u32 = 38;
-const CAP_BPF: u32 = 39;
-
-/// The effective capability set of this process (`CapEff` in /proc/self/status).
-pub fn effective_capabilities() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Fails early, with the fix, when loading tracing programs cannot be allowed.
-fn check_privileges() -> Result<(), LoadError> {
-    let caps = effective_capabilities();
-    let has = |cap: u32| caps & (1u64 << cap) != 0;
-    let bpf = has(CAP_BPF) || has(CAP_SYS_ADMIN);
-    let perfmon = has(CAP_PERFMON) || has(CAP_SYS_ADMIN);
-    if bpf && perfmon {
-        return Ok(());
-    }
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    let mut lacking = Vec::new();
-    if !bpf {
-        lacking.push("CAP_BPF");
-    }
-    if !perfmon {
-        lacking.push("CAP_PERFMON");
-    }
-    Err(LoadError::Permission(format!(
-        "running as uid {euid} without {}",
-        lacking.join(" and ")
-    )))
-}
-
-fn attach_tracepoint(
-    ebpf: &mut Ebpf,
-    prog: &'static str,
-    category: &str,
-    name: &str,
-) -> Result<(), LoadError> {
-    let program: &mut TracePoint = ebpf
-        .program_mut(prog)
-        .ok_or(LoadError::Missing(prog))?
-        .try_into()
-        .map_err(classify)?;
-    program.load().map_err(classify)?;
-    program
-        .attach(category, name)
-        .map_err(|e| match classify(&e) {
-            LoadError::Other(text) => LoadError::Tracepoint(format!("{category}/{name}"), text),
-            other => other,
-        })?;
-    Ok(())
-}
-
-fn attach_fentry(ebpf: &mut Ebpf) -> Result<(), String> {
-    let btf = AyaBtf::from_sys_fs().map_err(|e| e.to_string())?;
-    let program: &mut FEntry = ebpf
-        .program_mut(names::PROG_CONNECT_FENTRY)
-        .ok_or("program missing")?
-        .try_into()
-        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
-    program
-        .load("tcp_connect", &btf)
-        .map_err(|e| e.to_string())?;
-    program.attach().map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-fn attach_kprobe(ebpf: &mut Ebpf) -> Result<(), String> {
-    let program: &mut KProbe = ebpf
-        .program_mut(names::PROG_CONNECT_KPROBE)
-        .ok_or("program missing")?
-        .try_into()
-        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
-    program.load().map_err(|e| e.to_string())?;
-    program
-        .attach("tcp_connect", 0)
-        .map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-/// Attaches one connect hook: the forced one, or the first of tracepoint, fentry, kprobe.
+/// Attaches one connect hook: the forced one, or the first that attaches of
+/// [`connect_candidates`].
 fn attach_connect(
     ebpf: &mut Ebpf,
     wanted: ConnectHook,
-    sock_problem: Option<String>,
+    kind: TracepointKind,
+    sock_problem: Option<&str>,
     cfg: &Config,
 ) -> Result<ConnectHook, LoadError> {
     // The fast program reads `newstate` at a fixed offset; only where the format file agrees.
-    let tracepoint_program = if cfg.tp_sk_newstate == sensor_common::TP_SK_NEWSTATE_FAST {
+    let perf_program = if cfg.tp_sk_newstate == sensor_common::TP_SK_NEWSTATE_FAST {
         names::PROG_CONNECT_TP_FAST
     } else {
         names::PROG_CONNECT_TP
     };
-    choose_connect_hook(wanted, |hook| match hook {
-        ConnectHook::Tracepoint => match &sock_problem {
+    choose_connect_hook(wanted, kind, |hook| match hook {
+        ConnectHook::RawTracepoint => {
+            attach::raw_tracepoint(ebpf, names::PROG_CONNECT_RAW, "inet_sock_set_state")
+                .map_err(|e| e.to_string())
+        }
+        ConnectHook::Tracepoint => match sock_problem {
             Some(problem) => Err(format!(
                 "tracepoint sock/inet_sock_set_state unusable: {problem}"
             )),
-            None => attach_tracepoint(ebpf, tracepoint_program, "sock", "inet_sock_set_state")
+            None => attach::perf_tracepoint(ebpf, perf_program, "sock", "inet_sock_set_state")
                 .map_err(|e| e.to_string()),
         },
-        ConnectHook::Fentry => attach_fentry(ebpf),
-        ConnectHook::Kprobe => attach_kprobe(ebpf),
+        ConnectHook::Fentry => attach::fentry(ebpf, names::PROG_CONNECT_FENTRY, "tcp_connect")
+            .map_err(|e| e.to_string()),
+        ConnectHook::Kprobe => attach::kprobe(ebpf, names::PROG_CONNECT_KPROBE, "tcp_connect")
+            .map_err(|e| e.to_string()),
         ConnectHook::Auto => Err("auto is not a hook".to_owned()),
     })
 }
 
 /// The fallback policy, apart from the kernel: a forced hook is tried alone and its failure is
-/// final; `Auto` tries tracepoint, fentry, kprobe in turn and keeps the first that attaches.
+/// final; `Auto` tries [`connect_candidates`] in turn and keeps the first that attaches.
 pub fn choose_connect_hook(
     wanted: ConnectHook,
+    kind: TracepointKind,
     mut try_attach: impl FnMut(ConnectHook) -> Result<(), String>,
 ) -> Result<ConnectHook, LoadError> {
-    let candidates: &[ConnectHook] = match wanted {
-        ConnectHook::Auto => &[
-            ConnectHook::Tracepoint,
-            ConnectHook::Fentry,
-            ConnectHook::Kprobe,
-        ],
-        ConnectHook::Tracepoint => &[ConnectHook::Tracepoint],
-        ConnectHook::Fentry => &[ConnectHook::Fentry],
-        ConnectHook::Kprobe => &[ConnectHook::Kprobe],
-    };
     let mut failures = Vec::new();
-    for &hook in candidates {
+    for hook in connect_candidates(wanted, kind) {
         match try_attach(hook) {
             Ok(()) => {
                 info!(mode = %hook, "connect hook attached");
@@ -347,9 +400,10 @@ mod tests {
     fn attempt(
         works: &[ConnectHook],
         wanted: ConnectHook,
+        kind: TracepointKind,
     ) -> (Result<ConnectHook, String>, Vec<ConnectHook>) {
         let mut tried = Vec::new();
-        let result = choose_connect_hook(wanted, |hook| {
+        let result = choose_connect_hook(wanted, kind, |hook| {
             tried.push(hook);
             if works.contains(&hook) {
                 Ok(())
@@ -361,26 +415,33 @@ mod tests {
     }
 
     #[test]
-    fn auto_prefers_the_tracepoint() {
-        let all = [
-            ConnectHook::Tracepoint,
-            ConnectHook::Fentry,
-            ConnectHook::Kprobe,
-        ];
+    fn auto_prefers_the_tracepoint_of_the_same_kind() {
+        let all = ConnectHook::ALL;
         assert_eq!(
-            attempt(&all, ConnectHook::Auto),
+            attempt(&all, ConnectHook::Auto, TracepointKind::Raw),
+            (
+                Ok(ConnectHook::RawTracepoint),
+                vec![ConnectHook::RawTracepoint]
+            )
+        );
+        assert_eq!(
+            attempt(&all, ConnectHook::Auto, TracepointKind::Perf),
             (Ok(ConnectHook::Tracepoint), vec![ConnectHook::Tracepoint])
         );
     }
 
     #[test]
     fn auto_falls_back_to_fentry_then_kprobe() {
-        let (result, tried) = attempt(&[ConnectHook::Kprobe], ConnectHook::Auto);
+        let (result, tried) = attempt(
+            &[ConnectHook::Kprobe],
+            ConnectHook::Auto,
+            TracepointKind::Raw,
+        );
         assert_eq!(result, Ok(ConnectHook::Kprobe));
         assert_eq!(
             tried,
             vec![
-                ConnectHook::Tracepoint,
+                ConnectHook::RawTracepoint,
                 ConnectHook::Fentry,
                 ConnectHook::Kprobe
             ]
@@ -388,36 +449,89 @@ mod tests {
         let (result, _) = attempt(
             &[ConnectHook::Fentry, ConnectHook::Kprobe],
             ConnectHook::Auto,
+            TracepointKind::Perf,
         );
         assert_eq!(result, Ok(ConnectHook::Fentry));
     }
 
     #[test]
     fn auto_with_nothing_names_every_failure() {
-        let (result, _) = attempt(&[], ConnectHook::Auto);
+        let (result, _) = attempt(&[], ConnectHook::Auto, TracepointKind::Raw);
         let err = result.expect_err("nothing attaches");
-        for reason in ["tracepoint refused", "fentry refused", "kprobe refused"] {
+        for reason in ["raw-tracepoint refused", "fentry refused", "kprobe refused"] {
             assert!(err.contains(reason), "{err}");
         }
     }
 
     #[test]
     fn a_forced_hook_is_tried_alone() {
-        let all = [
-            ConnectHook::Tracepoint,
-            ConnectHook::Fentry,
-            ConnectHook::Kprobe,
-        ];
+        let all = ConnectHook::ALL;
         assert_eq!(
-            attempt(&all, ConnectHook::Kprobe),
+            attempt(&all, ConnectHook::Kprobe, TracepointKind::Raw),
             (Ok(ConnectHook::Kprobe), vec![ConnectHook::Kprobe])
         );
-        let (result, tried) = attempt(&[ConnectHook::Tracepoint], ConnectHook::Fentry);
+        let (result, tried) = attempt(
+            &[ConnectHook::RawTracepoint],
+            ConnectHook::Fentry,
+            TracepointKind::Raw,
+        );
         assert!(
             result
                 .expect_err("forced fentry fails")
                 .contains("fentry did not attach")
         );
         assert_eq!(tried, vec![ConnectHook::Fentry]);
+    }
+
+    fn nofile() -> (u64, u64) {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into a valid rlimit.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) }, 0);
+        (l.rlim_cur, l.rlim_max)
+    }
+
+    #[test]
+    fn the_loader_without_btf_restores_the_descriptor_limit() {
+        let before = nofile();
+        let _loader = loader_without_kernel_btf();
+        assert_eq!(nofile(), before);
+        // Descriptors can be opened again.
+        let file = std::fs::File::open("/proc/self/status");
+        assert!(file.is_ok(), "{file:?}");
+    }
+
+    fn privileges(caps: &[u32], paranoid: i32) -> Privileges {
+        Privileges {
+            euid: 61000,
+            caps: caps.iter().fold(0, |acc, &b| acc | (1 << b)),
+            perf_event_paranoid: Some(paranoid),
+        }
+    }
+
+    #[test]
+    fn a_refused_permission_is_not_called_a_missing_feature() {
+        use super::super::privileges::{CAP_BPF, CAP_PERFMON};
+        let refused = AttachError {
+            what: "tracepoint sched/sched_process_exec".into(),
+            text: "`perf_event_open_trace_point` failed: Permission denied (os error 13)".into(),
+            errno: Some(libc::EACCES),
+        };
+        let text = explain_tracepoints(&[refused], &privileges(&[CAP_BPF, CAP_PERFMON], 3));
+        assert!(text.starts_with("permission denied"), "{text}");
+        assert!(text.contains("perf_event_paranoid=3"), "{text}");
+        assert!(!text.contains("needs raw tracepoints"), "{text}");
+        let absent = AttachError {
+            what: "raw tracepoint sched_process_exec".into(),
+            text: "No such file or directory (os error 2)".into(),
+            errno: Some(libc::ENOENT),
+        };
+        let text = explain_tracepoints(&[absent], &privileges(&[CAP_BPF, CAP_PERFMON], 2));
+        assert!(
+            text.starts_with("no tracepoint attaches on this kernel"),
+            "{text}"
+        );
     }
 }

@@ -1,10 +1,12 @@
-//! Everything that talks to the running kernel: reading its BTF and tracepoint formats to
-//! compute the offsets in [`sensor_common::Config`], and making sure the pseudo-filesystems
-//! (tracefs, bpffs) the sensor relies on are mounted.
+//! Everything that talks to the running kernel: reading its BTF (and, for the perf-tracepoint
+//! fallback only, tracepoint formats, mounting tracefs if needed) to compute the offsets in
+//! [`sensor_common::Config`], knowing this process's privileges, and attaching the programs.
 
+pub mod attach;
 pub mod btf;
 pub mod loader;
 pub mod mounts;
 pub mod object;
 pub mod parents;
+pub mod privileges;
 pub mod tracefs;

@@ -1,4 +1,5 @@
-//! The pseudo-filesystems the sensor needs: tracefs (tracepoint formats) and bpffs (pinning).
+//! The pseudo-filesystem the perf-tracepoint fallback needs: tracefs (tracepoint formats and
+//! ids). Nothing is pinned, so bpffs is neither needed nor mounted.
 //! It checks `/proc/self/mountinfo` for them at their standard mount points and mounts them
 //! when missing; errors say what is wrong and how to fix it. Parsing mountinfo is pure.
 
@@ -31,14 +32,6 @@ const TRACEFS: FsSpec = FsSpec {
 
 /// Where tracefs is automounted when debugfs is mounted (older setups).
 const TRACEFS_IN_DEBUGFS: &str = "/sys/kernel/debug/tracing";
-
-const BPFFS: FsSpec = FsSpec {
-    name: "bpffs",
-    fs_type: "bpf",
-    path: "/sys/fs/bpf",
-    data: "mode=700",
-    kconfig: "CONFIG_BPF_SYSCALL",
-};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -242,12 +235,6 @@ pub fn ensure_tracefs() -> Result<PathBuf, MountError> {
     ensure(&TRACEFS, Some(TRACEFS_IN_DEBUGFS))
 }
 
-/// Ensures bpffs is mounted at `/sys/fs/bpf` (mounting it, mode 0700, if needed) and returns
-/// its path.
-pub fn ensure_bpffs() -> Result<PathBuf, MountError> {
-    ensure(&BPFFS, None)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,32 +293,16 @@ garbage line
              as root (CAP_SYS_ADMIN in the initial mount namespace), or mount it: mount -t \
              tracefs tracefs /sys/kernel/tracing"
         );
-        let err = mount_failed(&BPFFS, std::io::Error::from_raw_os_error(libc::EBUSY));
-        assert_eq!(
-            err.to_string(),
-            "bpffs is not mounted at /sys/fs/bpf and mounting it failed (EBUSY): mount it: \
-             mount -t bpf bpf /sys/fs/bpf"
-        );
-        let err = mount_failed(&BPFFS, std::io::Error::from_raw_os_error(libc::ENODEV));
-        assert_eq!(
-            err.to_string(),
-            "bpffs is not mounted at /sys/fs/bpf and mounting it failed (ENODEV): the kernel \
-             does not support bpffs; use one built with CONFIG_BPF_SYSCALL"
-        );
         assert_eq!(errno_name(12345), "errno 12345");
     }
 
     /// Mounts for real when needed; run as root with `--ignored`.
     #[test]
-    #[ignore = "mounts tracefs and bpffs; needs root"]
+    #[ignore = "mounts tracefs; needs root"]
     fn ensures_real_mounts() {
         let tracing = ensure_tracefs().unwrap_or_else(|e| panic!("{e}"));
         assert!(tracing.join("events").is_dir());
-        let bpf = ensure_bpffs().unwrap_or_else(|e| panic!("{e}"));
-        let mounts = read_mounts(&BPFFS).unwrap();
-        assert_eq!(fs_type_at(&mounts, &bpf), Some("bpf"));
-        // Idempotent: a second call finds the mounts.
+        // Idempotent: a second call finds the mount.
         assert_eq!(ensure_tracefs().unwrap(), tracing);
-        assert_eq!(ensure_bpffs().unwrap(), bpf);
     }
 }

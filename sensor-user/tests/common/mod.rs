@@ -17,6 +17,10 @@ impl TempDir {
     }
 
     /// Writes `text` to `name` in the directory; its path.
+    #[allow(
+        dead_code,
+        reason = "each test crate compiles this module; not every one writes files"
+    )]
     pub fn file(&self, name: &str, text: &str) -> PathBuf {
         let path = self.0.join(name);
         std::fs::write(&path, text).expect("write a temporary file");

@@ -1,26 +1,5 @@
-//! Pure readers for `sshd-sensor check`: capability bits from `/proc/self/status`, the OpenSSH
-//! version from `sshd -V` / `ssh -V`, and the configuration line that adds `sshd-session`.
-
-/// Capabilities the sensor cares about, with their bit numbers.
-pub const CAP_DAC_READ_SEARCH: u32 = 2;
-pub const CAP_SYS_PTRACE: u32 = 19;
-pub const CAP_SYS_ADMIN: u32 = 21;
-pub const CAP_SYS_RESOURCE: u32 = 24;
-pub const CAP_PERFMON: u32 = 38;
-pub const CAP_BPF: u32 = 39;
-
-/// `CapEff` of a `/proc/PID/status` text.
-pub fn cap_eff(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-}
-
-/// Whether `caps` has capability `bit`.
-pub fn has(caps: u64, bit: u32) -> bool {
-    caps.checked_shr(bit).is_some_and(|v| v & 1 == 1)
-}
+//! Pure readers for `sshd-sensor check`: the OpenSSH version from `sshd -V` / `ssh -V`, and the
+//! configuration line that adds `sshd-session`. (Capabilities: `kernel::privileges`.)
 
 /// An OpenSSH version as printed in `OpenSSH_9.2p1 Debian-2, OpenSSL ...`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,18 +51,6 @@ pub fn parent_executables_line(current: &[String], session: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_cap_eff() {
-        let status = "Name:\tx\nCapInh:\t0000000000000000\nCapEff:\t000001c000080004\n";
-        let caps = cap_eff(status).unwrap();
-        assert!(has(caps, CAP_BPF) && has(caps, CAP_PERFMON));
-        assert!(has(caps, CAP_SYS_PTRACE) && has(caps, CAP_DAC_READ_SEARCH));
-        assert!(!has(caps, CAP_SYS_ADMIN) && !has(caps, CAP_SYS_RESOURCE));
-        assert!(!has(caps, 64));
-        assert_eq!(cap_eff("CapEff:\tzz\n"), None);
-        assert_eq!(cap_eff(""), None);
-    }
 
     #[test]
     fn reads_openssh_versions() {

@@ -1,8 +1,10 @@
 //! The probes of `sshd-sensor check`, one function per row: each looks at the running host
-//! (uname, `/sys/kernel/btf/vmlinux`, mountinfo, a ring-buffer map, the real loader with each
-//! connect hook forced, `/proc/self/status`, `/etc/machine-id`, the OpenSSH install) and turns
-//! what it finds into [`Row`]s. Nothing here changes the host except what the loader itself
-//! does at start-up (mounting a missing tracefs or bpffs, when privileged).
+//! (uname, `/sys/kernel/btf/vmlinux`, the privileges and `perf_event_paranoid`, mountinfo, a
+//! ring-buffer map, the real loader with each attach kind forced, `/etc/machine-id`, the
+//! OpenSSH install) and turns what it finds into [`Row`]s. The attach rows go through the same
+//! [`loader::load`] as `run`, so what `check` says works is what `run` will do. Nothing here
+//! changes the host except what the loader itself does (mounting a missing tracefs for the
+//! perf-tracepoint row, when privileged).
 
 use std::{
     ffi::CStr,
@@ -13,50 +15,17 @@ use std::{
 use sensor_common::Config as Offsets;
 
 use super::{
-    parse::{self, CAP_BPF, CAP_DAC_READ_SEARCH, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE, has},
+    parse,
     report::{Row, Status},
 };
 use crate::kernel::{
     btf,
-    loader::{self, ConnectHook, LoadError, LoadOptions},
+    loader::{self, ConnectHook, LoadError, LoadOptions, TracepointKind},
     mounts,
     parents::candidates,
+    privileges::{self, CAP_SYS_ADMIN, CAP_SYS_PTRACE, Privileges},
     tracefs,
 };
-
-/// What this process may do, from `/proc/self/status` and `geteuid`.
-#[derive(Clone, Copy, Debug)]
-pub struct Privileges {
-    pub euid: u32,
-    pub caps: u64,
-}
-
-impl Privileges {
-    pub fn current() -> Privileges {
-        // SAFETY: geteuid(2) has no preconditions and cannot fail.
-        let euid = unsafe { libc::geteuid() };
-        let caps = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| parse::cap_eff(&s))
-            .unwrap_or(0);
-        Privileges { euid, caps }
-    }
-
-    /// CAP_BPF (or CAP_SYS_ADMIN, which implies it).
-    pub fn bpf(&self) -> bool {
-        has(self.caps, CAP_BPF) || has(self.caps, CAP_SYS_ADMIN)
-    }
-
-    /// CAP_PERFMON (or CAP_SYS_ADMIN, which implies it).
-    pub fn perfmon(&self) -> bool {
-        has(self.caps, CAP_PERFMON) || has(self.caps, CAP_SYS_ADMIN)
-    }
-
-    /// Whether eBPF tracing programs may be loaded at all.
-    pub fn can_load(&self) -> bool {
-        self.bpf() && self.perfmon()
-    }
-}
 
 fn field(bytes: &[libc::c_char]) -> String {
     // The kernel NUL-terminates every utsname field.
@@ -86,38 +55,58 @@ pub fn kernel() -> Row {
 }
 
 pub fn privileges(p: Privileges) -> Row {
-    let names = [
-        (CAP_BPF, "CAP_BPF"),
-        (CAP_PERFMON, "CAP_PERFMON"),
-        (CAP_SYS_PTRACE, "CAP_SYS_PTRACE"),
-        (CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"),
-        (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"),
-        (parse::CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE"),
-    ];
-    let held: Vec<String> = names
-        .iter()
-        .map(|&(bit, name)| format!("{name} {}", if has(p.caps, bit) { "yes" } else { "no" }))
-        .collect();
-    let summary = format!("euid {}; {}", p.euid, held.join(", "));
-    if !p.can_load() {
-        let mut missing = Vec::new();
-        if !p.bpf() {
-            missing.push("CAP_BPF");
-        }
-        if !p.perfmon() {
-            missing.push("CAP_PERFMON");
-        }
+    let summary = p.summary();
+    let missing = p.missing_for_load();
+    if !missing.is_empty() {
         return Row::new("privileges", Status::Fail, summary).with(format!(
             "missing {}: run as root (sudo sshd-sensor check) or through the systemd unit",
             missing.join(" and ")
         ));
     }
-    if !has(p.caps, CAP_SYS_PTRACE) {
+    if !p.has(CAP_SYS_PTRACE) {
         return Row::new("privileges", Status::Warn, summary).with(
             "without CAP_SYS_PTRACE other users' executables cannot be read from /proc/PID/exe",
         );
     }
     Row::new("privileges", Status::Ok, summary)
+}
+
+/// `kernel.perf_event_paranoid`, and what it allows this process.
+pub fn perf_event_paranoid(p: Privileges) -> Row {
+    let Some(level) = p.perf_event_paranoid else {
+        return Row::new(
+            "perf_event_paranoid",
+            Status::Info,
+            "unreadable (no perf events in this kernel): only raw tracepoints and fentry can work",
+        );
+    };
+    match p.perf_events_refusal() {
+        None => Row::new(
+            "perf_event_paranoid",
+            Status::Info,
+            format!("{level}: perf events (perf tracepoints, kprobes) are allowed to this process"),
+        ),
+        Some(why) => Row::new(
+            "perf_event_paranoid",
+            Status::Info,
+            format!("{level}: perf tracepoints and kprobes are refused to this process"),
+        )
+        .with(why),
+    }
+}
+
+/// How to run this check exactly as the service would.
+pub fn as_service() -> Row {
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_owned))
+        .unwrap_or_else(|| "/usr/bin/sshd-sensor".to_owned());
+    Row::new(
+        "as the service",
+        Status::Info,
+        "to check with exactly the systemd unit's privileges, run as root:",
+    )
+    .with(privileges::as_service_command(&binary, "check"))
 }
 
 fn btf_offsets(o: &Offsets) -> Vec<String> {
@@ -138,8 +127,9 @@ fn btf_offsets(o: &Offsets) -> Vec<String> {
             o.sb_s_dev
         ),
         format!(
-            "sock_common: skc_daddr={} skc_dport={} skc_family={} skc_v6_daddr={}",
-            o.skc_daddr, o.skc_dport, o.skc_family, o.skc_v6_daddr
+            "sock_common: skc_daddr={} skc_dport={} skc_family={} skc_v6_daddr={}; \
+             sock.sk_protocol={}; linux_binprm.filename={}",
+            o.skc_daddr, o.skc_dport, o.skc_family, o.skc_v6_daddr, o.sk_protocol, o.bprm_filename
         ),
     ]
 }
@@ -187,76 +177,63 @@ fn kernel_supports(fs_type: &str) -> bool {
     })
 }
 
-/// tracefs or bpffs: mounted where the sensor looks, or whether the sensor can mount it.
-fn pseudo_fs(name: &str, fs_type: &str, paths: &[&str], p: Privileges) -> (Row, Option<PathBuf>) {
+/// tracefs: needed only by the perf-tracepoint fallback. Mounted, mountable, or neither.
+pub fn tracefs(p: Privileges) -> (Row, Option<PathBuf>) {
+    const PATHS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
     let table = mountinfo();
-    if let Some(path) = paths
+    if let Some(path) = PATHS
         .iter()
         .map(Path::new)
-        .find(|path| mounts::fs_type_at(&table, path) == Some(fs_type))
+        .find(|path| mounts::fs_type_at(&table, path) == Some("tracefs"))
     {
-        let row = Row::new(name, Status::Ok, format!("mounted at {}", path.display()));
+        let row = Row::new(
+            "tracefs",
+            Status::Info,
+            format!(
+                "mounted at {} (used only by the perf-tracepoint fallback)",
+                path.display()
+            ),
+        );
         return (row, Some(path.to_path_buf()));
     }
-    let first = paths.first().copied().unwrap_or_default();
-    let command = format!("mount -t {fs_type} {fs_type} {first}");
-    let row = if !kernel_supports(fs_type) {
-        Row::new(
-            name,
-            Status::Fail,
-            format!("not mounted, and the kernel does not support {fs_type} (/proc/filesystems)"),
-        )
-    } else if has(p.caps, CAP_SYS_ADMIN) && Path::new(first).is_dir() {
-        Row::new(
-            name,
-            Status::Warn,
-            format!("not mounted; mountable: the sensor mounts it at {first} when it starts"),
+    let detail = if !kernel_supports("tracefs") {
+        "not mounted, and the kernel does not support it: only raw tracepoints can work".to_owned()
+    } else if p.has(CAP_SYS_ADMIN) {
+        format!(
+            "not mounted; the perf-tracepoint fallback mounts it at {}",
+            PATHS[0]
         )
     } else {
-        Row::new(
-            name,
-            Status::Fail,
-            format!(
-                "not mounted, and this process cannot mount it (needs CAP_SYS_ADMIN): {command}"
-            ),
+        format!(
+            "not mounted (not needed with raw tracepoints; the perf-tracepoint fallback needs \
+             `mount -t tracefs tracefs {}`)",
+            PATHS[0]
         )
     };
-    (row, None)
+    (Row::new("tracefs", Status::Info, detail), None)
 }
 
-pub fn tracefs(p: Privileges) -> (Row, Option<PathBuf>) {
-    pseudo_fs(
-        "tracefs",
-        "tracefs",
-        &["/sys/kernel/tracing", "/sys/kernel/debug/tracing"],
-        p,
-    )
-}
-
-pub fn bpffs(p: Privileges) -> Row {
-    pseudo_fs("bpffs", "bpf", &["/sys/fs/bpf"], p).0
-}
-
-/// The tracepoints' formats and the offsets read from them.
+/// The perf tracepoints' formats and the offsets read from them (fallback only).
 pub fn tracepoints(root: Option<&Path>) -> Row {
     let Some(root) = root else {
         return Row::new(
-            "tracepoints",
-            Status::Fail,
-            "not checked: tracefs is not mounted",
+            "tracepoint formats",
+            Status::Info,
+            "not read: tracefs is not mounted",
         );
     };
     let exec = match tracefs::read_format(root, "sched", "sched_process_exec") {
         Ok(f) => f,
         Err(e) => {
             let hint = if e.to_string().contains("Permission denied") {
-                " (tracefs is root-only: run as root or grant CAP_DAC_READ_SEARCH)"
+                " (tracefs is root-only: the perf-tracepoint fallback needs root or \
+                 CAP_DAC_READ_SEARCH)"
             } else {
                 ""
             };
             return Row::new(
-                "tracepoints",
-                Status::Fail,
+                "tracepoint formats",
+                Status::Info,
                 format!("sched/sched_process_exec: {e}{hint}"),
             );
         }
@@ -266,8 +243,8 @@ pub fn tracepoints(root: Option<&Path>) -> Row {
         .and_then(|sock| tracefs::fill_tracepoint_offsets(&exec, &sock, &mut o))
     {
         Ok(()) => Row::new(
-            "tracepoints",
-            Status::Ok,
+            "tracepoint formats",
+            Status::Info,
             format!("sched/sched_process_exec: filename={}", o.tp_exec_filename),
         )
         .with(format!(
@@ -282,21 +259,11 @@ pub fn tracepoints(root: Option<&Path>) -> Row {
             o.tp_sk_daddr,
             o.tp_sk_daddr_v6
         )),
-        Err(e) => match tracefs::fill_exec_offset(&exec, &mut o) {
-            Ok(()) => Row::new(
-                "tracepoints",
-                Status::Warn,
-                format!("sched/sched_process_exec: filename={}", o.tp_exec_filename),
-            )
-            .with(format!(
-                "sock/inet_sock_set_state unusable ({e}): connects need fentry or kprobe"
-            )),
-            Err(e) => Row::new(
-                "tracepoints",
-                Status::Fail,
-                format!("sched/sched_process_exec: {e}"),
-            ),
-        },
+        Err(e) => Row::new(
+            "tracepoint formats",
+            Status::Info,
+            format!("sock/inet_sock_set_state unusable through perf ({e})"),
+        ),
     }
 }
 
@@ -327,41 +294,92 @@ pub fn ring_buffer(p: Privileges) -> Row {
     }
 }
 
-/// Loads the whole sensor with `hook` forced, then drops it (detaching every program).
-pub fn connect_hook(hook: ConnectHook, parents: &[String], p: Privileges) -> Row {
-    let item = format!("connect hook: {hook}");
-    if !p.can_load() {
+/// One way of attaching the whole sensor, as `check` tries it.
+#[derive(Clone, Copy, Debug)]
+pub struct AttachProbe {
+    pub item: &'static str,
+    pub tracepoints: TracepointKind,
+    pub connect_hook: ConnectHook,
+}
+
+/// Every attach kind, in the order `run` prefers them.
+pub const ATTACH_PROBES: [AttachProbe; 4] = [
+    AttachProbe {
+        item: "attach: raw tracepoints",
+        tracepoints: TracepointKind::Raw,
+        connect_hook: ConnectHook::RawTracepoint,
+    },
+    AttachProbe {
+        item: "attach: perf tracepoints",
+        tracepoints: TracepointKind::Perf,
+        connect_hook: ConnectHook::Tracepoint,
+    },
+    AttachProbe {
+        item: "connect hook: fentry",
+        tracepoints: TracepointKind::Auto,
+        connect_hook: ConnectHook::Fentry,
+    },
+    AttachProbe {
+        item: "connect hook: kprobe",
+        tracepoints: TracepointKind::Auto,
+        connect_hook: ConnectHook::Kprobe,
+    },
+];
+
+/// Loads the whole sensor with `probe`'s kinds forced, then drops it (detaching every
+/// program). A refused permission is reported as such, never as a missing feature.
+pub fn attach(probe: AttachProbe, parents: &[String], p: Privileges) -> Row {
+    let item = probe.item;
+    let missing = p.missing_for_load();
+    if !missing.is_empty() {
         return Row::new(
-            &item,
+            item,
             Status::Fail,
-            "not tested: needs CAP_BPF and CAP_PERFMON",
+            format!("not tested: needs {}", missing.join(" and ")),
         );
     }
     let opts = LoadOptions {
         parent_executables: parents.to_vec(),
-        connect_hook: hook,
+        tracepoints: probe.tracepoints,
+        connect_hook: probe.connect_hook,
         empty_programs: false,
     };
-    match loader::load(&opts) {
+    let uses_perf =
+        probe.tracepoints == TracepointKind::Perf || probe.connect_hook.uses_perf_events();
+    let refusal = if uses_perf {
+        p.perf_events_refusal()
+    } else {
+        None
+    };
+    let row = match loader::load(&opts) {
         Ok(sensor) => {
+            let detail = format!(
+                "loads and attaches (exec/exit: {} tracepoints, connect: {}; detached again)",
+                sensor.tracepoints, sensor.connect_hook
+            );
             drop(sensor);
-            Row::new(&item, Status::Ok, "loads and attaches (detached again)")
+            return Row::new(item, Status::Ok, detail);
         }
         Err(LoadError::ConnectHook { reason, .. }) => {
-            let row = Row::new(&item, Status::Warn, format!("does not attach: {reason}"));
-            if hook == ConnectHook::Kprobe
-                && !Path::new("/sys/bus/event_source/devices/kprobe").exists()
-            {
-                row.with("no kprobe PMU: this kernel is built without CONFIG_KPROBES")
-            } else {
-                row
-            }
+            Row::new(item, Status::Warn, format!("does not attach: {reason}"))
+        }
+        Err(LoadError::Tracepoints(reason)) => {
+            Row::new(item, Status::Warn, format!("does not attach: {reason}"))
         }
         Err(e) => Row::new(
-            &item,
+            item,
             Status::Fail,
             format!("not tested, loading failed: {e}"),
         ),
+    };
+    match refusal {
+        Some(why) => row.with(format!("refused by permission: {why}")),
+        None if probe.connect_hook == ConnectHook::Kprobe
+            && !Path::new("/sys/bus/event_source/devices/kprobe").exists() =>
+        {
+            row.with("no kprobe PMU: this kernel is built without CONFIG_KPROBES")
+        }
+        None => row,
     }
 }
 

@@ -114,7 +114,7 @@ impl Btf {
 
     /// True if a struct (or union) of that name exists.
     pub fn has_struct(&self, name: &str) -> bool {
-        self.composites.contains_key(name)
+        self.composite(name).is_some()
     }
 
     /// Byte offset of `path` (dotted for nested named members) within `struct_name`.
@@ -128,9 +128,8 @@ impl Btf {
             struct_name: struct_name.to_owned(),
             member: member.to_owned(),
         };
-        let mut cur = *self
-            .composites
-            .get(struct_name)
+        let mut cur = self
+            .composite(struct_name)
             .ok_or_else(|| BtfError::StructNotFound(struct_name.to_owned()))?;
         let mut bits: u64 = 0;
         let mut visits = 0usize;
@@ -188,9 +187,8 @@ impl Btf {
 
     /// Name of the type `path` has within `struct_name`, after typedefs and qualifiers.
     pub(super) fn member_type_name(&self, struct_name: &str, path: &str) -> Result<String> {
-        let mut cur = *self
-            .composites
-            .get(struct_name)
+        let mut cur = self
+            .composite(struct_name)
             .ok_or_else(|| BtfError::StructNotFound(struct_name.to_owned()))?;
         for part in path.split('.') {
             let found = self.find_member(cur, part, 0, &mut 0)?.ok_or_else(|| {

@@ -38,8 +38,8 @@ fn checked(btf: &Btf, struct_name: &str, path: &str, expect: Expect) -> Result<u
     })
 }
 
-/// Fills the kernel-structure offsets of `cfg` (task, mm, file, inode, super_block and
-/// sock_common members) from `btf`, checking each member's size or pointer-ness against what
+/// Fills the kernel-structure offsets of `cfg` (task, mm, file, inode, super_block,
+/// linux_binprm, sock and sock_common members) from `btf`, checking each member's size or pointer-ness against what
 /// the eBPF programs read (a 64-bit kernel is assumed). The `skc_*` offsets are offsets within
 /// `struct sock`, whose first member `__sk_common` must be a `struct sock_common` at offset 0.
 pub fn fill_btf_offsets(btf: &Btf, out: &mut Config) -> Result<()> {
@@ -57,6 +57,9 @@ pub fn fill_btf_offsets(btf: &Btf, out: &mut Config) -> Result<()> {
     cfg.inode_i_ino = checked(btf, "inode", "i_ino", Bytes(8))?;
     cfg.inode_i_sb = checked(btf, "inode", "i_sb", Pointer)?;
     cfg.sb_s_dev = checked(btf, "super_block", "s_dev", Bytes(4))?;
+    cfg.bprm_filename = checked(btf, "linux_binprm", "filename", Pointer)?;
+    // A u16 since Linux 5.6 (a bitfield before); the sensor needs 5.8+ for ring buffers.
+    cfg.sk_protocol = checked(btf, "sock", "sk_protocol", Bytes(2))?;
 
     let common = btf.member("sock", "__sk_common")?;
     let common_type = btf.member_type_name("sock", "__sk_common")?;

@@ -415,7 +415,16 @@ fn kernel_like_blob(common_at: u32) -> Vec<u8> {
             ("skc_v6_daddr", in6, 32 * 8),
         ],
     );
-    b.strukt("sock", 128, &[("__sk_common", common, common_at * 8)]);
+    b.strukt(
+        "sock",
+        128,
+        &[
+            ("__sk_common", common, common_at * 8),
+            ("sk_protocol", u16t, 72 * 8),
+        ],
+    );
+    let char_p = b.ptr(u8t);
+    b.strukt("linux_binprm", 64, &[("filename", char_p, 48 * 8)]);
     b.build()
 }
 
@@ -440,6 +449,7 @@ fn fills_config_from_kernel_like_btf() {
     assert_eq!(cfg.sb_s_dev, 16);
     assert_eq!((cfg.skc_daddr, cfg.skc_dport, cfg.skc_family), (0, 12, 16));
     assert_eq!(cfg.skc_v6_daddr, 32);
+    assert_eq!((cfg.sk_protocol, cfg.bprm_filename), (72, 48));
 }
 
 #[test]
