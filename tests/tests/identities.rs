@@ -10,14 +10,14 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use integration_tests::cmd;
 use integration_tests::connector::{self, ConnectReport};
 use integration_tests::connector_bin;
-use integration_tests::notify_socket::{self, NotifySocket};
+use integration_tests::notify_socket::NotifySocket;
 use integration_tests::prereq::SSHD;
 use integration_tests::scenario::{
     ALERT_WAIT, PORT, assert_no_alert, assert_single_alert, expect_alert,
@@ -52,17 +52,60 @@ fn sensor_watching(dir: &Path, parents: &[&Path]) -> (Sensor, NotifySocket) {
 
 /// Waits for a notification setting `assignment`; panics naming `when` if none comes.
 fn await_notification(socket: &NotifySocket, sensor: &Sensor, assignment: &str, when: &str) {
+    await_line(socket, sensor, when, |line| line == assignment);
+}
+
+/// Waits for a notification with a line satisfying `matches`, skipping others; returns that
+/// line, or panics naming `when`.
+fn await_line(
+    socket: &NotifySocket,
+    sensor: &Sensor,
+    when: &str,
+    matches: impl Fn(&str) -> bool,
+) -> String {
     for _ in 0..8 {
         match socket.receive(NOTIFY_WAIT) {
-            Some(m) if notify_socket::has(&m, assignment) => return,
-            Some(_) => continue,
+            Some(m) => {
+                if let Some(line) = m.lines().find(|l| matches(l)) {
+                    return line.to_owned();
+                }
+            }
             None => break,
         }
     }
     panic!(
-        "no {assignment} notification ({when}) within {NOTIFY_WAIT:?}; stderr:\n{}",
+        "no notification ({when}) within {NOTIFY_WAIT:?}; stderr:\n{}",
         sensor.stderr_text()
     );
+}
+
+/// Waits at most until [`FOLLOW`] after `since` (the sensor's promise) for the sensor to tell
+/// systemd its parent-executable table changed; returns that status line and when it came.
+/// The caller logs in next either way, so a sensor that never follows fails on the missing
+/// alert, and then checks the promise with [`assert_followed`].
+fn table_change(socket: &NotifySocket, since: Instant) -> Option<(String, Duration)> {
+    for _ in 0..8 {
+        let left = FOLLOW.checked_sub(since.elapsed())?;
+        let message = socket.receive(left)?;
+        if let Some(line) = message
+            .lines()
+            .find(|l| l.starts_with("STATUS=parent executables: "))
+        {
+            return Some((line.to_owned(), since.elapsed()));
+        }
+    }
+    None
+}
+
+/// Panics unless [`table_change`] saw the change within [`FOLLOW`].
+fn assert_followed(change: Option<(String, Duration)>, sensor_stderr: &str, what: &str) {
+    match change {
+        Some((status, took)) => eprintln!("{what}: {status:?} after {took:?}"),
+        None => panic!(
+            "{what}: the sensor did not report a parent-executable table change within \
+             {FOLLOW:?}; stderr:\n{sensor_stderr}"
+        ),
+    }
 }
 
 /// A copy of `/usr/sbin/sshd` at `path` (its directories created, traversable).
@@ -148,19 +191,21 @@ fn parent_replaced_by_rename_keeps_alerting() {
     let sshd = bins.join("sbin/sshd");
     install_sshd(&sshd);
     let bed = Testbed::with_sshd(connector_bin!(), &sshd);
-    let (sensor, _socket) = sensor_watching(bins.path(), &[&sshd]);
+    let (sensor, socket) = sensor_watching(bins.path(), &[&sshd]);
     let before = login_alerts(&bed, &sensor, "login before the upgrade");
     let (old, new) = replace_by_rename(&sshd);
+    let renamed = Instant::now();
     eprintln!(
         "renamed a new sshd over {}: inode {old} -> {new}",
         sshd.display()
     );
-    std::thread::sleep(FOLLOW);
+    let change = table_change(&socket, renamed);
     let after = login_alerts(
         &bed,
         &sensor,
         "login after the upgrade (no restart, no SIGHUP)",
     );
+    assert_followed(change, &sensor.stderr_text(), "after the rename");
     stop_expecting(
         sensor,
         &[
@@ -177,11 +222,13 @@ fn parent_appearing_after_start_alerts() {
     sensor::binary();
     let bins = TempDir::new("sst-ident");
     let sshd = bins.join("lib/openssh/sshd");
-    let (sensor, _socket) = sensor_watching(bins.path(), &[&sshd]);
+    let (sensor, socket) = sensor_watching(bins.path(), &[&sshd]);
     install_sshd(&sshd);
-    std::thread::sleep(FOLLOW);
+    let installed = Instant::now();
+    let change = table_change(&socket, installed);
     let bed = Testbed::with_sshd(connector_bin!(), &sshd);
     let report = login_alerts(&bed, &sensor, "login through an sshd installed later");
+    assert_followed(change, &sensor.stderr_text(), "after the install");
     stop_expecting(sensor, &[(&report, "sshd installed later")]);
 }
 
@@ -334,12 +381,13 @@ fn old_image_kept_while_running_then_retired() {
     let new_file = bins.join("bin/parent-sh.new");
     copy_executable(Path::new("/bin/sh"), &new_file);
     std::fs::rename(&new_file, &parent).expect("rename over the parent");
+    let renamed = Instant::now();
     eprintln!(
         "{} renamed over: inode {old_ino} -> {}",
         parent.display(),
         inode(&parent)
     );
-    std::thread::sleep(FOLLOW);
+    let change = table_change(&socket, renamed);
     std::fs::write(&fifo, "go\n").expect("write the FIFO");
     let kept = running.report();
     expect_alert(
@@ -347,13 +395,14 @@ fn old_image_kept_while_running_then_retired() {
         &kept,
         "child of a process still running the old image",
     );
+    assert_followed(change, &sensor.stderr_text(), "after the rename");
 
     // Nothing runs the old image now: SIGHUP re-resolves and retires it.
     sensor.signal(libc::SIGHUP);
     await_notification(&socket, &sensor, "RELOADING=1", "SIGHUP");
     await_notification(&socket, &sensor, "READY=1", "after SIGHUP");
     let retired = ParentRun::start(&bed, Path::new(&old_image_path), None).report();
-    let negative_done = std::time::Instant::now();
+    let negative_done = Instant::now();
     let control = ParentRun::start(&bed, &parent, None).report();
     expect_alert(&sensor, &control, "positive control: child of the new file");
     std::thread::sleep(ALERT_WAIT.saturating_sub(negative_done.elapsed()));
@@ -436,7 +485,7 @@ fn parent_path_in_another_mount_namespace_is_not_adopted() {
             .unwrap_or_default()
     );
     let disguised = connector::single_report(&text);
-    let negative_done = std::time::Instant::now();
+    let negative_done = Instant::now();
     let control = login_alerts(&bed, &sensor, "positive control: a real login");
     std::thread::sleep(ALERT_WAIT.saturating_sub(negative_done.elapsed()));
     let run = sensor.stop();

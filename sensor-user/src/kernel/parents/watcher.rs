@@ -2,8 +2,9 @@
 //! of the parent executables (see [`super::watch`]), registered with tokio, debounced; a slow
 //! timer re-resolves too (changes inotify cannot see, such as mounts) and retires old
 //! identities no process runs any more; SIGHUP calls [`Watcher::reload`]. A replaced, new or
-//! reinstalled executable is in the kernel table well within a second. Failures are logged
-//! and the sensor keeps running with the table it has.
+//! reinstalled executable is in the kernel table well within a second. After start-up, every
+//! change of the table is also told to systemd (`STATUS=`, shown by `systemctl status`).
+//! Failures are logged and the sensor keeps running with the table it has.
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
@@ -44,6 +45,8 @@ pub struct Watcher {
     unwatchable: Vec<PathBuf>,
     debounce: Debounce,
     next_check: Instant,
+    /// Tell systemd about changes (not during start-up, which ends with READY=1).
+    report_status: bool,
 }
 
 fn show(ident: &Ident) -> String {
@@ -99,9 +102,11 @@ impl Watcher {
             unwatchable: Vec::new(),
             debounce: Debounce::default(),
             next_check: Instant::now() + SLOW_CHECK,
+            report_status: false,
         };
         watcher.refresh(ebpf, Due::Changed);
         watcher.log_summary();
+        watcher.report_status = true;
         watcher
     }
 
@@ -217,6 +222,17 @@ impl Watcher {
         changes.iter().for_each(log_change);
         if !changes.is_empty() || due == Due::Changed {
             self.write(ebpf);
+        }
+        if !changes.is_empty() && self.report_status {
+            let found = self.state.current().iter().flatten().count();
+            let status = format!(
+                "STATUS=parent executables: {found} of {} paths found, {} old images still running",
+                self.state.paths().len(),
+                self.state.retained().len()
+            );
+            if let Err(e) = crate::notify::notify(&status) {
+                warn!(error = %e, "telling systemd the parent executables' status failed");
+            }
         }
     }
 
