@@ -1,20 +1,22 @@
 //! `cargo xtask bench`: how much the sensor slows the host, printed, not asserted. Each round
-//! runs three configurations in a rotating order, so drift (thermal, other load) spreads over
-//! all of them: no sensor, the floor (`--empty-programs`: the same hooks with programs that do
-//! nothing, i.e. the cost of attaching at all), and the sensor. Under each, an exec storm and a
-//! loopback connect storm are timed. The report gives per-op medians, each configuration
-//! against no sensor, the sensor's overhead over the floor in percentage points, and the
-//! sensor's drops, CPU time and peak RSS, with the targets marked met or not met.
+//! runs five configurations in a rotating order, so drift (thermal, other load) spreads over
+//! all of them: no sensor; the floor of each attach kind (`--empty-programs --tracepoints
+//! perf|raw`: the same hooks with programs that do nothing, i.e. the cost of attaching at all);
+//! and the sensor on raw tracepoints (the default) and on perf tracepoints. Under each, an exec
+//! storm and a loopback connect storm run ([`storm`]), timed (median batch wall time per op)
+//! and charged their own CPU time (getrusage, programs included); the sensor process's own CPU
+//! during each storm is read too. The report gives per-op medians over rounds against no
+//! sensor, and each sensor process's drops and peak RSS, with the targets marked met or not.
 //!
-//! On a VM, round-to-round timing spreads far more than the 1 pp target, so the run also keeps
-//! the kernel's BPF run-time statistics on ([`bpf_stats`]) and, for each floor and sensor run,
-//! reads its programs' run time and run count before and after each storm: the sensor's extra
-//! in-program CPU per op over the floor's, against the no-sensor time per op, judges the 1 pp
-//! targets free of timing noise.
+//! On a VM, round-to-round timing spreads widely, so the run also keeps the kernel's BPF
+//! run-time statistics on ([`bpf_stats`]) and, for each floor and sensor run, reads its
+//! programs' run time and run count before and after each storm: in-program CPU per op, free
+//! of timing noise.
 
 mod bpf_stats;
 mod report;
 mod report_bpf;
+mod report_targets;
 mod sensor;
 mod storm;
 
@@ -37,32 +39,77 @@ pub struct Args {
     connects: u32,
 }
 
+/// How a sensor process attaches its exec, exit and connect programs (`--tracepoints`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// Raw tracepoints: BPF links, the sensor's default.
+    Raw,
+    /// Perf tracepoints: perf_event_open(2), the fallback.
+    Perf,
+}
+
+impl Attach {
+    fn arg(self) -> &'static str {
+        match self {
+            Attach::Raw => "raw",
+            Attach::Perf => "perf",
+        }
+    }
+}
+
 /// What runs during a measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Config {
     None,
-    Floor,
-    Sensor,
+    /// `--empty-programs`: the same hooks, programs that return at once.
+    Floor(Attach),
+    Sensor(Attach),
 }
 
 impl Config {
-    const ALL: [Config; 3] = [Config::None, Config::Floor, Config::Sensor];
+    const ALL: [Config; 5] = [
+        Config::None,
+        Config::Floor(Attach::Perf),
+        Config::Floor(Attach::Raw),
+        Config::Sensor(Attach::Raw),
+        Config::Sensor(Attach::Perf),
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Config::None => "none",
-            Config::Floor => "floor (empty programs)",
-            Config::Sensor => "sensor",
+            Config::Floor(Attach::Perf) => "floor, perf tp",
+            Config::Floor(Attach::Raw) => "floor, raw tp",
+            Config::Sensor(Attach::Raw) => "sensor, raw tp",
+            Config::Sensor(Attach::Perf) => "sensor, perf tp",
         }
     }
+
+    /// `sshd-sensor run` arguments after `--format json`; `None` for no sensor.
+    fn args(self) -> Option<Vec<&'static str>> {
+        match self {
+            Config::None => None,
+            Config::Floor(a) => Some(vec!["--empty-programs", "--tracepoints", a.arg()]),
+            Config::Sensor(a) => Some(vec!["--tracepoints", a.arg()]),
+        }
+    }
+}
+
+/// One storm under one configuration, per op.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cost {
+    /// The storm's median-batch wall time and its own CPU time (programs included).
+    pub storm: storm::Timing,
+    /// The sensor process's own CPU time during the storm; zero for [`Config::None`].
+    pub sensor_cpu: Duration,
 }
 
 /// One configuration in one round.
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub config: Config,
-    pub exec_per_op: Duration,
-    pub connect_per_op: Duration,
+    pub exec: Cost,
+    pub connect: Cost,
     /// `None` for [`Config::None`].
     pub usage: Option<sensor::Usage>,
     /// `None` for [`Config::None`].
@@ -74,7 +121,7 @@ pub struct Sample {
 pub struct BpfCost {
     pub exec: bpf_stats::Counters,
     pub connect: bpf_stats::Counters,
-    /// The programs' kernel (truncated) names.
+    /// The programs' kernel (truncated) names and types.
     pub programs: Vec<String>,
 }
 
@@ -105,17 +152,20 @@ pub fn execute(args: Args) -> Result<()> {
                 .with_context(|| format!("round {}: {}", round + 1, config.label()))?;
             let bpf = sample.bpf.as_ref().map_or(String::new(), |b| {
                 format!(
-                    "  BPF {:>6.0} / {:>5.0} ns/op",
+                    "  BPF {:>5.0} / {:>4.0} ns/op",
                     b.exec.run_time_ns as f64 / f64::from(execs),
                     b.connect.run_time_ns as f64 / f64::from(connects)
                 )
             });
             eprintln!(
-                "bench: round {}/{rounds} {:<22} exec {:>8.1} µs/op  connect {:>7.1} µs/op{bpf}",
+                "bench: round {}/{rounds} {:<15} exec {:>6.1} µs/op ({:>6.1} CPU)  \
+                 connect {:>5.1} µs/op ({:>5.1} CPU){bpf}",
                 round + 1,
                 config.label(),
-                micros(sample.exec_per_op),
-                micros(sample.connect_per_op),
+                micros(sample.exec.storm.wall),
+                micros(sample.exec.storm.cpu),
+                micros(sample.connect.storm.wall),
+                micros(sample.connect.storm.cpu),
             );
             samples.push(sample);
         }
@@ -136,33 +186,41 @@ pub fn execute(args: Args) -> Result<()> {
 }
 
 fn measure(config: Config, bin: &std::path::Path, execs: u32, connects: u32) -> Result<Sample> {
-    let empty_programs = match config {
-        Config::None => {
-            return Ok(Sample {
-                config,
-                exec_per_op: storm::exec_storm(execs as usize)?,
-                connect_per_op: storm::connect_storm(connects as usize)?,
-                usage: None,
-                bpf: None,
-            });
-        }
-        Config::Floor => true,
-        Config::Sensor => false,
+    let Some(args) = config.args() else {
+        return Ok(Sample {
+            config,
+            exec: Cost {
+                storm: storm::exec_storm(execs as usize)?,
+                sensor_cpu: Duration::ZERO,
+            },
+            connect: Cost {
+                storm: storm::connect_storm(connects as usize)?,
+                sensor_cpu: Duration::ZERO,
+            },
+            usage: None,
+            bpf: None,
+        });
     };
     let baseline = bpf_stats::Baseline::take()?;
-    let running = sensor::Running::start(bin, empty_programs)?;
+    let running = sensor::Running::start(bin, &args)?;
     let programs = bpf_stats::SensorPrograms::find(&baseline, config)?;
-    let before_exec = programs.read()?;
-    let exec_per_op = storm::exec_storm(execs as usize)?;
-    let before_connect = programs.read()?;
-    let connect_per_op = storm::connect_storm(connects as usize)?;
+    let (before_exec, cpu_before_exec) = (programs.read()?, running.cpu()?);
+    let exec = storm::exec_storm(execs as usize)?;
+    let (before_connect, cpu_before_connect) = (programs.read()?, running.cpu()?);
+    let connect = storm::connect_storm(connects as usize)?;
     // Read just before SIGTERM, while the programs are still this process's.
-    let after = programs.read()?;
+    let (after, cpu_after) = (programs.read()?, running.cpu()?);
     let usage = running.stop()?;
     Ok(Sample {
         config,
-        exec_per_op,
-        connect_per_op,
+        exec: Cost {
+            storm: exec,
+            sensor_cpu: cpu_before_connect.saturating_sub(cpu_before_exec) / execs,
+        },
+        connect: Cost {
+            storm: connect,
+            sensor_cpu: cpu_after.saturating_sub(cpu_before_connect) / connects,
+        },
         usage: Some(usage),
         bpf: Some(BpfCost {
             exec: before_connect.since(before_exec),

@@ -1,7 +1,9 @@
-//! One sensor process under test: started with `--format json` (and `--empty-programs` for the
-//! floor), considered attached once it says `ready` on stderr (within 60 s), measured from
-//! `/proc` while still running (CPU time, peak RSS), then stopped with SIGTERM and read for the
-//! `ringbuf_drops=` of its final stats line. Its stdout (alerts) is counted, not kept.
+//! One sensor process under test: started with `--format json` and the configuration's
+//! arguments (`--tracepoints raw|perf`, `--empty-programs` for a floor), considered attached once
+//! it says `ready` on stderr (within 60 s), measured from `/proc` while still running (CPU time,
+//! peak RSS, start-up included), then stopped with SIGTERM and read for the `ringbuf_drops=` of
+//! its final stats line. Its stdout (alerts) is counted, not kept. [`Running::cpu`] reads its
+//! CPU clock (all threads, ns) so each storm can be charged the sensor's own work during it.
 
 use std::{
     fs,
@@ -51,13 +53,10 @@ impl Drop for Running {
 }
 
 impl Running {
-    /// Starts the sensor and waits until it says `ready`.
-    pub fn start(bin: &Path, empty_programs: bool) -> Result<Running> {
+    /// Starts the sensor with `args` after `run --format json` and waits until it says `ready`.
+    pub fn start(bin: &Path, args: &[&str]) -> Result<Running> {
         let mut cmd = Command::new(bin);
-        cmd.args(["run", "--format", "json"]);
-        if empty_programs {
-            cmd.arg("--empty-programs");
-        }
+        cmd.args(["run", "--format", "json"]).args(args);
         let command = crate::exec::line(&cmd);
         let mut child = cmd
             .stdin(Stdio::null())
@@ -121,6 +120,33 @@ impl Running {
                 }
             }
         }
+    }
+
+    /// The sensor process's CPU time so far, all threads (its CPU-time clock, in ns).
+    pub fn cpu(&self) -> Result<Duration> {
+        let pid = libc::pid_t::try_from(self.child.id())?;
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: writes the clock id of our own, not yet waited for, child into `clock`.
+        let rc = unsafe { libc::clock_getcpuclockid(pid, &raw mut clock) };
+        if rc != 0 {
+            bail!(
+                "clock_getcpuclockid({pid}): {}",
+                std::io::Error::from_raw_os_error(rc)
+            );
+        }
+        // SAFETY: an all-zero `timespec` is valid; clock_gettime(2) writes into it.
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        // SAFETY: a clock id from clock_getcpuclockid and a pointer to a live timespec.
+        if unsafe { libc::clock_gettime(clock, &raw mut ts) } != 0 {
+            bail!(
+                "clock_gettime(CPU clock of {pid}): {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(Duration::new(
+            u64::try_from(ts.tv_sec)?,
+            u32::try_from(ts.tv_nsec)?,
+        ))
     }
 
     /// CPU seconds and peak RSS so far, read from `/proc/<pid>` while the sensor still runs.

@@ -4,7 +4,12 @@
 //! listener on 127.0.0.1 that accepts and drops. Loopback only: nothing leaves the host.
 //!
 //! Each storm is timed in batches of [`BATCH`] ops and reports the median batch's time per op,
-//! so a burst of unrelated load on the machine moves one batch, not the result. The client
+//! so a burst of unrelated load on the machine moves one batch, not the result. It also reports
+//! its own CPU time per op over the whole storm: getrusage(2) user+sys of this process
+//! (`RUSAGE_SELF`, every thread, the connect storm's acceptor included) plus that of the reaped
+//! children (`RUSAGE_CHILDREN`, the exec'd `/bin/true`s). BPF programs on these hooks run in the
+//! task that hits the tracepoint, so their cost lands there; CPU time, unlike wall time, is
+//! barely moved by other load sharing the cores. The client
 //! closes each connection abortively (SO_LINGER 0: RST, no TIME_WAIT): tens of thousands of
 //! TIME_WAIT sockets would otherwise crowd the ephemeral port range and slow every later
 //! connect, whatever the configuration.
@@ -26,9 +31,37 @@ use anyhow::{Context, Result, bail, ensure};
 /// Ops per timed batch.
 pub const BATCH: usize = 100;
 
-/// Runs `op` `n` times, timing batches of [`BATCH`]; returns the median batch's time per op.
-fn timed(n: usize, mut op: impl FnMut(usize) -> Result<()>) -> Result<Duration> {
+/// What one storm cost, per op.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    /// The median batch's wall time per op.
+    pub wall: Duration,
+    /// User+sys CPU of this process and its reaped children over the whole storm, per op.
+    pub cpu: Duration,
+}
+
+/// User+sys CPU time so far of this process and of its reaped children.
+fn cpu_time() -> Result<Duration> {
+    let mut total = Duration::ZERO;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage(2) writes into the live `usage` it is given.
+        if unsafe { libc::getrusage(who, &raw mut usage) } != 0 {
+            bail!("getrusage: {}", std::io::Error::last_os_error());
+        }
+        for tv in [usage.ru_utime, usage.ru_stime] {
+            total += Duration::new(u64::try_from(tv.tv_sec)?, u32::try_from(tv.tv_usec)? * 1000);
+        }
+    }
+    Ok(total)
+}
+
+/// Runs `op` `n` times, timing batches of [`BATCH`]: the median batch's wall time per op and
+/// the whole run's CPU time per op.
+fn timed(n: usize, mut op: impl FnMut(usize) -> Result<()>) -> Result<Timing> {
     let mut per_op = Vec::with_capacity(n.div_ceil(BATCH));
+    let cpu_before = cpu_time()?;
     let mut done = 0;
     while done < n {
         let size = BATCH.min(n - done);
@@ -39,12 +72,16 @@ fn timed(n: usize, mut op: impl FnMut(usize) -> Result<()>) -> Result<Duration> 
         per_op.push(start.elapsed() / u32::try_from(size)?);
         done += size;
     }
+    let cpu = cpu_time()?.saturating_sub(cpu_before) / u32::try_from(n)?;
     per_op.sort();
-    Ok(per_op[per_op.len() / 2])
+    Ok(Timing {
+        wall: per_op[per_op.len() / 2],
+        cpu,
+    })
 }
 
-/// Spawns and waits for `/bin/true` `n` times in a row; returns the time per exec.
-pub fn exec_storm(n: usize) -> Result<Duration> {
+/// Spawns and waits for `/bin/true` `n` times in a row.
+pub fn exec_storm(n: usize) -> Result<Timing> {
     timed(n, |_| {
         let status = Command::new("/bin/true")
             .stdin(Stdio::null())
@@ -59,8 +96,9 @@ pub fn exec_storm(n: usize) -> Result<Duration> {
 }
 
 /// Opens and closes `n` TCP connections in a row to a listener on 127.0.0.1 (an ephemeral
-/// port, fresh for each storm); returns the time per connect+close.
-pub fn connect_storm(n: usize) -> Result<Duration> {
+/// port, fresh for each storm). The CPU time covers the acceptor thread too; it is started
+/// and joined outside the timed part, which runs until the last connection is closed.
+pub fn connect_storm(n: usize) -> Result<Timing> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .context("connect storm: could not listen on 127.0.0.1")?;
     let addr = listener
@@ -91,7 +129,7 @@ pub fn connect_storm(n: usize) -> Result<Duration> {
     result
 }
 
-fn connect_n(addr: SocketAddr, n: usize) -> Result<Duration> {
+fn connect_n(addr: SocketAddr, n: usize) -> Result<Timing> {
     timed(n, |i| {
         let stream = TcpStream::connect(addr)
             .with_context(|| format!("connect storm: connect #{i} to {addr}"))?;
@@ -132,7 +170,12 @@ mod tests {
 
     #[test]
     fn storms_run_and_take_time() {
-        assert!(exec_storm(3).expect("exec storm") > Duration::ZERO);
-        assert!(connect_storm(BATCH + 3).expect("connect storm") > Duration::ZERO);
+        let exec = exec_storm(3).expect("exec storm");
+        assert!(
+            exec.wall > Duration::ZERO && exec.cpu > Duration::ZERO,
+            "{exec:?}"
+        );
+        let connect = connect_storm(BATCH + 3).expect("connect storm");
+        assert!(connect.wall > Duration::ZERO, "{connect:?}");
     }
 }
