@@ -84,6 +84,18 @@ pub fn enable() -> Result<StatsEnabled> {
     Ok(StatsEnabled(fd))
 }
 
+/// With `--no-bpf-stats`: says so if the statistics are on anyway (someone set the sysctl).
+pub fn warn_if_on_anyway() {
+    let on = std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled")
+        .is_ok_and(|v| v.trim() != "0");
+    if on {
+        eprintln!(
+            "bench: kernel.bpf_stats_enabled is on (set outside xtask): program runs still pay \
+             for the statistics"
+        );
+    }
+}
+
 /// One loaded program as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {

@@ -11,7 +11,8 @@
 //! On a VM, round-to-round timing spreads widely, so the run also keeps the kernel's BPF
 //! run-time statistics on ([`bpf_stats`]) and, for each floor and sensor run, reads its
 //! programs' run time and run count before and after each storm: in-program CPU per op, free
-//! of timing noise.
+//! of timing noise. They cost two clock reads per program run, which `--no-bpf-stats` avoids
+//! for a run of CPU and wall time alone.
 
 mod bpf_stats;
 mod report;
@@ -35,8 +36,12 @@ pub struct Args {
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     execs: u32,
     /// Loopback TCP connect+close per connect storm.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 20000, value_parser = clap::value_parser!(u32).range(1..))]
     connects: u32,
+    /// Leave the kernel's BPF run-time statistics off: their two clock reads per program run
+    /// are in every CPU and wall figure of the configurations with programs. No BPF-time table.
+    #[arg(long)]
+    no_bpf_stats: bool,
 }
 
 /// How a sensor process attaches its exec, exit and connect programs (`--tracepoints`).
@@ -123,6 +128,8 @@ pub struct BpfCost {
     pub connect: bpf_stats::Counters,
     /// The programs' kernel (truncated) names and types.
     pub programs: Vec<String>,
+    /// Whether the statistics were on (`--no-bpf-stats` not given).
+    pub counted: bool,
 }
 
 pub fn execute(args: Args) -> Result<()> {
@@ -130,13 +137,19 @@ pub fn execute(args: Args) -> Result<()> {
         rounds,
         execs,
         connects,
+        no_bpf_stats,
     } = args;
     host::require_root("bench", "it loads eBPF programs")?;
     setup::execute()?;
     build::execute()?;
     let bin = host::sensor_bin();
     // Held to the end of the run; the kernel turns the statistics off when it closes.
-    let _stats = bpf_stats::enable()?;
+    let stats = if no_bpf_stats {
+        bpf_stats::warn_if_on_anyway();
+        None
+    } else {
+        Some(bpf_stats::enable()?)
+    };
     bpf_stats::Baseline::take()?;
 
     eprintln!("bench: warming up (untimed storms, no sensor)");
@@ -148,15 +161,19 @@ pub fn execute(args: Args) -> Result<()> {
         let mut order = Config::ALL;
         order.rotate_left(round % Config::ALL.len());
         for config in order {
-            let sample = measure(config, &bin, execs, connects)
+            let sample = measure(config, &bin, execs, connects, stats.is_some())
                 .with_context(|| format!("round {}: {}", round + 1, config.label()))?;
-            let bpf = sample.bpf.as_ref().map_or(String::new(), |b| {
-                format!(
-                    "  BPF {:>5.0} / {:>4.0} ns/op",
-                    b.exec.run_time_ns as f64 / f64::from(execs),
-                    b.connect.run_time_ns as f64 / f64::from(connects)
-                )
-            });
+            let bpf = sample
+                .bpf
+                .as_ref()
+                .filter(|b| b.counted)
+                .map_or(String::new(), |b| {
+                    format!(
+                        "  BPF {:>5.0} / {:>4.0} ns/op",
+                        b.exec.run_time_ns as f64 / f64::from(execs),
+                        b.connect.run_time_ns as f64 / f64::from(connects)
+                    )
+                });
             eprintln!(
                 "bench: round {}/{rounds} {:<15} exec {:>6.1} µs/op ({:>6.1} CPU)  \
                  connect {:>5.1} µs/op ({:>5.1} CPU){bpf}",
@@ -177,7 +194,8 @@ pub fn execute(args: Args) -> Result<()> {
             &report::Setup {
                 rounds,
                 execs,
-                connects
+                connects,
+                bpf_stats: stats.is_some(),
             },
             &samples
         )
@@ -185,7 +203,13 @@ pub fn execute(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn measure(config: Config, bin: &std::path::Path, execs: u32, connects: u32) -> Result<Sample> {
+fn measure(
+    config: Config,
+    bin: &std::path::Path,
+    execs: u32,
+    connects: u32,
+    counted: bool,
+) -> Result<Sample> {
     let Some(args) = config.args() else {
         return Ok(Sample {
             config,
@@ -226,6 +250,7 @@ fn measure(config: Config, bin: &std::path::Path, execs: u32, connects: u32) -> 
             exec: before_connect.since(before_exec),
             connect: after.since(before_connect),
             programs: programs.names,
+            counted,
         }),
     })
 }

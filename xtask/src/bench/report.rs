@@ -21,6 +21,8 @@ pub struct Setup {
     pub rounds: u32,
     pub execs: u32,
     pub connects: u32,
+    /// Whether the kernel's BPF run-time statistics were on.
+    pub bpf_stats: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -144,6 +146,7 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> String {
         rounds,
         execs,
         connects,
+        bpf_stats,
     } = *setup;
     let _ = writeln!(
         out,
@@ -160,6 +163,15 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> String {
     let _ = writeln!(
         out,
         "  floor = --empty-programs (same hooks, programs that return at once); tp = tracepoints"
+    );
+    let _ = writeln!(
+        out,
+        "  BPF run-time statistics {}",
+        if bpf_stats {
+            "on: every program run also pays their clock reads"
+        } else {
+            "off (--no-bpf-stats)"
+        }
     );
     let _ = writeln!(out);
     wall_table(&mut out, samples);
@@ -297,6 +309,7 @@ mod tests {
             exec: counters(bpf_ns[0]),
             connect: counters(bpf_ns[1]),
             programs: vec!["raw_inet_sock_s (raw_tracepoint)".to_owned()],
+            counted: true,
         });
         let cost = |us| Cost {
             storm: Timing {
@@ -336,6 +349,7 @@ mod tests {
                 rounds: 1,
                 execs: 10,
                 connects: 10,
+                bpf_stats: true,
             },
             &samples,
         );

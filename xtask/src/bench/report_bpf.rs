@@ -33,7 +33,7 @@ pub struct Rendered {
 fn totals(samples: &[Sample], config: Config, storm: Storm, ops: u32) -> Option<Totals> {
     let mut t = Totals::default();
     for s in samples.iter().filter(|s| s.config == config) {
-        let c = storm.bpf(s.bpf.as_ref()?);
+        let c = storm.bpf(s.bpf.as_ref().filter(|b| b.counted)?);
         t.runs += c.run_cnt;
         t.ns += c.run_time_ns;
         t.ops += u64::from(ops);
@@ -64,6 +64,21 @@ fn programs(samples: &[Sample], config: Config) -> String {
         .map_or("unknown".to_owned(), |b| b.programs.join(", "))
 }
 
+fn programs_read(out: &mut String, samples: &[Sample]) {
+    let _ = writeln!(
+        out,
+        "  programs loaded (kernel names, cut to 15 bytes, and program types):"
+    );
+    for config in WITH_PROGRAMS {
+        let _ = writeln!(
+            out,
+            "    {:<LABEL$} {}",
+            config.label(),
+            programs(samples, config)
+        );
+    }
+}
+
 const WITH_PROGRAMS: [Config; 4] = [
     Config::Floor(Attach::Perf),
     Config::Floor(Attach::Raw),
@@ -74,6 +89,14 @@ const WITH_PROGRAMS: [Config; 4] = [
 pub fn render(setup: &Setup, samples: &[Sample]) -> Rendered {
     let mut out = String::new();
     let mut targets = Vec::new();
+    if !setup.bpf_stats {
+        let _ = writeln!(
+            out,
+            "kernel BPF time: not measured (--no-bpf-stats); BPF-time targets not judged"
+        );
+        programs_read(&mut out, samples);
+        return Rendered { text: out, targets };
+    }
     let _ = writeln!(
         out,
         "kernel BPF time: run_time_ns and run_cnt of each floor/sensor process's own programs"
@@ -182,18 +205,7 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> Rendered {
             ));
         }
     }
-    let _ = writeln!(
-        out,
-        "  programs read (kernel names, cut to 15 bytes, and program types):"
-    );
-    for config in WITH_PROGRAMS {
-        let _ = writeln!(
-            out,
-            "    {:<LABEL$} {}",
-            config.label(),
-            programs(samples, config)
-        );
-    }
+    programs_read(&mut out, samples);
     let _ = writeln!(
         out,
         "  ns/op = program time per storm op; sensor-floor = sensor minus its own kind's floor, as"
