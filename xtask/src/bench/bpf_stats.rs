@@ -14,7 +14,11 @@
 //! `sched_process_e` for both perf ones): names are matched by prefix, and only counts are
 //! checked.
 
-use std::os::fd::OwnedFd;
+use std::{
+    os::fd::OwnedFd,
+    thread,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, Result, bail};
 use aya::{
@@ -71,6 +75,9 @@ fn expected(config: Config) -> Vec<&'static str> {
         }
     }
 }
+
+/// How long [`Baseline::take`] waits for an exited sensor's programs to be unloaded.
+const UNLOAD_WAIT: Duration = Duration::from_secs(10);
 
 /// Programs one sensor process attaches, floor or not: exec, exit, connect.
 const PROGRAMS_PER_SENSOR: usize = 3;
@@ -185,8 +192,16 @@ pub struct Baseline {
 }
 
 impl Baseline {
+    /// Waits up to [`UNLOAD_WAIT`] for sensor programs to go: the kernel frees a stopped
+    /// sensor's programs a little after its process exits.
     pub fn take() -> Result<Baseline> {
-        Baseline::of(&loaded()?)
+        let deadline = Instant::now() + UNLOAD_WAIT;
+        loop {
+            match Baseline::of(&loaded()?) {
+                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+                result => return result,
+            }
+        }
     }
 
     fn of(programs: &[Program]) -> Result<Baseline> {
