@@ -1,28 +1,22 @@
 //! The two workloads the benchmark times, both run from the xtask process (which no sshd
 //! started, so the sensor sees every event and alerts on none): an exec storm of sequential
-//! fork+exec+wait of `/bin/true`, and a connect storm of sequential TCP connect+close to a
-//! listener on 127.0.0.1 that accepts and drops. Loopback only: nothing leaves the host.
+//! fork+exec+wait of `/bin/true`, and a connect storm of sequential TCP connect, accept and
+//! close on 127.0.0.1, all on one thread. Loopback only: nothing leaves the host.
 //!
 //! Each storm is timed in batches of [`BATCH`] ops and reports the median batch's time per op,
 //! so a burst of unrelated load on the machine moves one batch, not the result. It also reports
 //! its own CPU time per op over the whole storm: getrusage(2) user+sys of this process
-//! (`RUSAGE_SELF`, every thread, the connect storm's acceptor included) plus that of the reaped
-//! children (`RUSAGE_CHILDREN`, the exec'd `/bin/true`s). BPF programs on these hooks run in the
-//! task that hits the tracepoint, so their cost lands there; CPU time, unlike wall time, is
-//! barely moved by other load sharing the cores. The client
-//! closes each connection abortively (SO_LINGER 0: RST, no TIME_WAIT): tens of thousands of
-//! TIME_WAIT sockets would otherwise crowd the ephemeral port range and slow every later
-//! connect, whatever the configuration.
+//! (`RUSAGE_SELF`) plus that of its reaped children (`RUSAGE_CHILDREN`, the exec'd
+//! `/bin/true`s). BPF programs on these hooks run in the task that hits the tracepoint (the
+//! loopback's softirq work runs in the connecting task too), so their cost lands there. The
+//! client closes each connection abortively (SO_LINGER 0: RST, no TIME_WAIT): tens of
+//! thousands of TIME_WAIT sockets would otherwise crowd the ephemeral port range and slow every
+//! later connect, whatever the configuration.
 
 use std::{
-    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    net::{Ipv4Addr, TcpListener, TcpStream},
     os::fd::AsRawFd,
     process::{Command, Stdio},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    thread,
     time::{Duration, Instant},
 };
 
@@ -96,8 +90,9 @@ pub fn exec_storm(n: usize) -> Result<Timing> {
 }
 
 /// Opens and closes `n` TCP connections in a row to a listener on 127.0.0.1 (an ephemeral
-/// port, fresh for each storm). The CPU time covers the acceptor thread too; it is started
-/// and joined outside the timed part, which runs until the last connection is closed.
+/// port, fresh for each storm), accepting each on the same thread: a loopback handshake
+/// completes inside connect(2), so no second thread (and no cross-CPU wake-up, whose cost
+/// depends on where the scheduler put it) is involved.
 pub fn connect_storm(n: usize) -> Result<Timing> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .context("connect storm: could not listen on 127.0.0.1")?;
@@ -107,33 +102,15 @@ pub fn connect_storm(n: usize) -> Result<Timing> {
     if !addr.ip().is_loopback() {
         bail!("connect storm: listener is on {addr}, not loopback");
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let acceptor = {
-        let stop = Arc::clone(&stop);
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                drop(conn);
-            }
-        })
-    };
-    let result = connect_n(addr, n);
-    stop.store(true, Ordering::Relaxed);
-    // Wake the acceptor so it sees `stop`; if this fails it is already gone.
-    let _ = TcpStream::connect(addr);
-    acceptor
-        .join()
-        .map_err(|_| anyhow::anyhow!("connect storm: acceptor thread panicked"))?;
-    result
-}
-
-fn connect_n(addr: SocketAddr, n: usize) -> Result<Timing> {
     timed(n, |i| {
         let stream = TcpStream::connect(addr)
             .with_context(|| format!("connect storm: connect #{i} to {addr}"))?;
-        abortive_close(stream)
+        let (accepted, _) = listener
+            .accept()
+            .with_context(|| format!("connect storm: accept #{i} on {addr}"))?;
+        abortive_close(stream)?;
+        drop(accepted);
+        Ok(())
     })
 }
 
