@@ -4,7 +4,7 @@
 //! perf|raw`: the same hooks with programs that do nothing, i.e. the cost of attaching at all);
 //! and the sensor on raw tracepoints (the default) and on perf tracepoints. Under each, an exec
 //! storm and a loopback connect storm run ([`storm`]), timed (median batch wall time per op)
-//! and charged their own CPU time (getrusage, programs included); the sensor process's own CPU
+//! and charged their own CPU time (getrusage, programs included; median batch too); the sensor process's own CPU
 //! during each storm is read too. The report gives per-op medians over rounds against no
 //! sensor, and each sensor process's drops and peak RSS, with the targets marked met or not.
 //!

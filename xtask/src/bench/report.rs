@@ -242,7 +242,7 @@ fn cpu_table(out: &mut String, samples: &[Sample]) {
     );
     let _ = writeln!(
         out,
-        "  so programs running in the storm's tasks count) over the whole storm, per op; sensor ="
+        "  so programs running in the storm's tasks count), median {BATCH}-op batch, per op; sensor ="
     );
     let _ = writeln!(
         out,

@@ -5,7 +5,7 @@
 //!
 //! Each storm is timed in batches of [`BATCH`] ops and reports the median batch's time per op,
 //! so a burst of unrelated load on the machine moves one batch, not the result. It also reports
-//! its own CPU time per op over the whole storm: getrusage(2) user+sys of this process
+//! its own CPU time per op, the same way (median batch): getrusage(2) user+sys of this process
 //! (`RUSAGE_SELF`) plus that of its reaped children (`RUSAGE_CHILDREN`, the exec'd
 //! `/bin/true`s). BPF programs on these hooks run in the task that hits the tracepoint (the
 //! loopback's softirq work runs in the connecting task too), so their cost lands there. The
@@ -30,7 +30,7 @@ pub const BATCH: usize = 100;
 pub struct Timing {
     /// The median batch's wall time per op.
     pub wall: Duration,
-    /// User+sys CPU of this process and its reaped children over the whole storm, per op.
+    /// The median batch's user+sys CPU of this process and its reaped children, per op.
     pub cpu: Duration,
 }
 
@@ -51,26 +51,30 @@ fn cpu_time() -> Result<Duration> {
     Ok(total)
 }
 
-/// Runs `op` `n` times, timing batches of [`BATCH`]: the median batch's wall time per op and
-/// the whole run's CPU time per op.
+/// Runs `op` `n` times in batches of [`BATCH`]: the median batch's wall time per op and the
+/// median batch's CPU time per op (each median taken on its own).
 fn timed(n: usize, mut op: impl FnMut(usize) -> Result<()>) -> Result<Timing> {
-    let mut per_op = Vec::with_capacity(n.div_ceil(BATCH));
-    let cpu_before = cpu_time()?;
+    let mut wall = Vec::with_capacity(n.div_ceil(BATCH));
+    let mut cpu = Vec::with_capacity(n.div_ceil(BATCH));
     let mut done = 0;
     while done < n {
         let size = BATCH.min(n - done);
+        let cpu_before = cpu_time()?;
         let start = Instant::now();
         for i in done..done + size {
             op(i)?;
         }
-        per_op.push(start.elapsed() / u32::try_from(size)?);
+        let elapsed = start.elapsed();
+        let ops = u32::try_from(size)?;
+        wall.push(elapsed / ops);
+        cpu.push(cpu_time()?.saturating_sub(cpu_before) / ops);
         done += size;
     }
-    let cpu = cpu_time()?.saturating_sub(cpu_before) / u32::try_from(n)?;
-    per_op.sort();
+    wall.sort();
+    cpu.sort();
     Ok(Timing {
-        wall: per_op[per_op.len() / 2],
-        cpu,
+        wall: wall[wall.len() / 2],
+        cpu: cpu[cpu.len() / 2],
     })
 }
 
