@@ -298,6 +298,7 @@ mod tests {
         let usage = (config != Config::None).then_some(Usage {
             cpu_secs: 0.5,
             peak_rss_kib: rss_mib * 1024,
+            rss_kib: 7 * 1024,
             drops: Some(0),
             alerts: 0,
         });

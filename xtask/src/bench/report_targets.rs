@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use super::{
     Attach, Config, Sample,
-    report::{LABEL, Measure, Storm, TARGET_LABEL_WIDTH, median, met, ratio, rule},
+    report::{LABEL, Measure, Storm, TARGET_LABEL_WIDTH, median, met, per_round, ratio, rule},
 };
 
 const MAX_RSS_MIB: f64 = 16.0;
@@ -21,6 +21,8 @@ struct Process {
     cpu_secs: f64,
     rss_mib: f64,
     rss_min_mib: f64,
+    /// Median VmRSS at the end of the storms.
+    steady_mib: f64,
     alerts: u64,
 }
 
@@ -39,6 +41,7 @@ fn process(samples: &[Sample], config: Config) -> Process {
         cpu_secs: median(usages.iter().map(|u| u.cpu_secs).collect()),
         rss_mib: rss.iter().copied().fold(0.0, f64::max),
         rss_min_mib: rss.iter().copied().fold(f64::INFINITY, f64::min),
+        steady_mib: median(usages.iter().map(|u| u.rss_kib as f64 / 1024.0).collect()),
         alerts: usages.iter().map(|u| u.alerts).sum(),
     }
 }
@@ -54,8 +57,14 @@ fn target(out: &mut String, label: &str, value: &str, ok: bool) {
 pub fn render(out: &mut String, samples: &[Sample], bpf_targets: &[String]) {
     let _ = writeln!(
         out,
-        "{:<8} {:<LABEL$} {:>14} {:>12} {:>16} {:>7}",
-        "process", "configuration", "ringbuf drops", "CPU s (med)", "peak RSS MiB", "alerts"
+        "{:<8} {:<LABEL$} {:>14} {:>12} {:>16} {:>10} {:>7}",
+        "process",
+        "configuration",
+        "ringbuf drops",
+        "CPU s (med)",
+        "peak RSS MiB",
+        "RSS at end",
+        "alerts"
     );
     rule(out);
     let mut sensors = Vec::new();
@@ -63,12 +72,13 @@ pub fn render(out: &mut String, samples: &[Sample], bpf_targets: &[String]) {
         let p = process(samples, config);
         let _ = writeln!(
             out,
-            "{:<8} {:<LABEL$} {:>14} {:>12.2} {:>16} {:>7}",
+            "{:<8} {:<LABEL$} {:>14} {:>12.2} {:>16} {:>10.1} {:>7}",
             "",
             config.label(),
             p.drops.map_or("unknown".to_owned(), |d| d.to_string()),
             p.cpu_secs,
             format!("{:.1} ({:.1}-)", p.rss_mib, p.rss_min_mib),
+            p.steady_mib,
             p.alerts
         );
         if matches!(config, Config::Sensor(_)) {
@@ -81,8 +91,9 @@ pub fn render(out: &mut String, samples: &[Sample], bpf_targets: &[String]) {
     );
     let _ = writeln!(
         out,
-        "  peak RSS = VmHWM, start-up included: max over rounds (lowest round in brackets)"
+        "  peak RSS = VmHWM, start-up included: max over rounds (lowest round in brackets);"
     );
+    let _ = writeln!(out, "  RSS at end = median VmRSS after the storms");
 
     let _ = writeln!(out);
     let _ = writeln!(out, "targets");
@@ -104,6 +115,29 @@ pub fn render(out: &mut String, samples: &[Sample], bpf_targets: &[String]) {
         "connect: sensor raw tp CPU vs none < floor perf tp's",
         &format!("{sensor:.3}x < {floor:.3}x"),
         sensor < floor,
+    );
+    // Round n against round n: the comparison least moved by drift between rounds.
+    let sensor_rounds = per_round(
+        samples,
+        Config::Sensor(Attach::Raw),
+        storm,
+        Measure::TotalCpu,
+    );
+    let floor_rounds = per_round(
+        samples,
+        Config::Floor(Attach::Perf),
+        storm,
+        Measure::TotalCpu,
+    );
+    let lower = sensor_rounds
+        .iter()
+        .zip(&floor_rounds)
+        .filter(|(s, f)| s < f)
+        .count();
+    let _ = writeln!(
+        out,
+        "    (paired by round: the sensor's CPU per op lower in {lower} of {} rounds)",
+        sensor_rounds.len().min(floor_rounds.len())
     );
     for line in bpf_targets {
         let _ = writeln!(out, "{line}");

@@ -25,8 +25,10 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Usage {
     /// utime + stime over the process's whole life up to the end of the storms.
     pub cpu_secs: f64,
-    /// VmHWM: the peak resident set size.
+    /// VmHWM: the peak resident set size, start-up included.
     pub peak_rss_kib: u64,
+    /// VmRSS at the end of the storms: the steady state.
+    pub rss_kib: u64,
     /// `ringbuf_drops=` from the last stats line; `None` if it printed none.
     pub drops: Option<u64>,
     /// Lines the sensor printed on stdout (alerts).
@@ -149,8 +151,9 @@ impl Running {
         ))
     }
 
-    /// CPU seconds and peak RSS so far, read from `/proc/<pid>` while the sensor still runs.
-    fn measure(&self) -> Result<(f64, u64)> {
+    /// CPU seconds, peak RSS so far and RSS now, read from `/proc/<pid>` while the sensor
+    /// still runs.
+    fn measure(&self) -> Result<(f64, u64, u64)> {
         let pid = self.child.id();
         let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
         let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -161,14 +164,15 @@ impl Running {
         if hz <= 0 {
             bail!("sysconf(_SC_CLK_TCK) returned {hz}");
         }
-        let hwm =
-            peak_rss_kib(&status).with_context(|| format!("no VmHWM in /proc/{pid}/status"))?;
-        Ok((ticks as f64 / hz as f64, hwm))
+        let kib = |field| {
+            status_kib(&status, field).with_context(|| format!("no {field} in /proc/{pid}/status"))
+        };
+        Ok((ticks as f64 / hz as f64, kib("VmHWM")?, kib("VmRSS")?))
     }
 
     /// Measures, then stops the sensor with SIGTERM and reads its final stats line.
     pub fn stop(mut self) -> Result<Usage> {
-        let (cpu_secs, peak_rss_kib) = self.measure()?;
+        let (cpu_secs, peak_rss_kib, rss_kib) = self.measure()?;
         let pid = libc::pid_t::try_from(self.child.id())?;
         // SAFETY: kill(2) on our own child's pid, which has not been waited for.
         if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
@@ -207,6 +211,7 @@ impl Running {
         Ok(Usage {
             cpu_secs,
             peak_rss_kib,
+            rss_kib,
             drops,
             alerts,
         })
@@ -229,9 +234,11 @@ fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// VmHWM in KiB from `/proc/<pid>/status`.
-fn peak_rss_kib(status: &str) -> Option<u64> {
-    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+/// A `<field>:  <n> kB` line of `/proc/<pid>/status`, in KiB.
+fn status_kib(status: &str, field: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
     line.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
@@ -258,7 +265,9 @@ mod tests {
     fn peak_rss_from_status() {
         let status =
             "Name:\tsshd-sensor\nVmPeak:\t  99999 kB\nVmHWM:\t   12345 kB\nVmRSS:\t 1 kB\n";
-        assert_eq!(peak_rss_kib(status), Some(12345));
+        assert_eq!(status_kib(status, "VmHWM"), Some(12345));
+        assert_eq!(status_kib(status, "VmRSS"), Some(1));
+        assert_eq!(status_kib(status, "VmSwap"), None);
     }
 
     #[test]
