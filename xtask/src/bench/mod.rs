@@ -1,12 +1,13 @@
 //! `cargo xtask bench`: how much the sensor slows the host, printed, not asserted. Each round
 //! runs five configurations in a rotating order, so drift (thermal, other load) spreads over
-//! all of them: no sensor; the floor of each attach kind (`--empty-programs --tracepoints
-//! perf|raw`: the same hooks with programs that do nothing, i.e. the cost of attaching at all);
-//! and the sensor on raw tracepoints (the default) and on perf tracepoints. Under each, an exec
-//! storm and a loopback connect storm run ([`storm`]), timed (median batch wall time per op)
-//! and charged their own CPU time (getrusage, programs included; median batch too); the sensor process's own CPU
-//! during each storm is read too. The report gives per-op medians over rounds against no
-//! sensor, and each sensor process's drops and peak RSS, with the targets marked met or not.
+//! all of them (with a multiple of five rounds, each runs in every position equally often): no
+//! sensor; the floor of each attach kind (`--empty-programs --tracepoints perf|raw`: the same
+//! hooks with programs that do nothing, i.e. the cost of attaching at all); and the sensor on
+//! raw tracepoints (the default) and on perf tracepoints. Under each, an exec storm and a
+//! loopback connect storm run ([`storm`]), timed and charged their own CPU time (getrusage,
+//! programs included), both per op from the median batch; the sensor process's own CPU during
+//! each storm is read too. The report gives per-op medians over rounds against no sensor, and
+//! each sensor process's drops and peak RSS, with the targets marked met or not.
 //!
 //! On a VM, round-to-round timing spreads widely, so the run also keeps the kernel's BPF
 //! run-time statistics on ([`bpf_stats`]) and, for each floor and sensor run, reads its
