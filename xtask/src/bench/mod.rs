@@ -225,7 +225,7 @@ fn measure_retrying(
     }
 }
 
-const ATTEMPTS: u32 = 3;
+const ATTEMPTS: u32 = 10;
 
 fn measure(
     config: Config,
