@@ -81,7 +81,7 @@ fn expected(config: Config) -> Vec<&'static str> {
 
 /// How long [`Baseline::take`] waits for an exited sensor's programs to be unloaded (another
 /// sensor, an integration test's say, may be running for a while).
-const UNLOAD_WAIT: Duration = Duration::from_secs(600);
+const UNLOAD_WAIT: Duration = Duration::from_secs(120);
 
 /// Programs one sensor process attaches, floor or not: exec, exit, connect.
 const PROGRAMS_PER_SENSOR: usize = 3;
@@ -190,6 +190,19 @@ fn describe(programs: &[&Program]) -> String {
     each.join(", ")
 }
 
+/// Another sensor's programs were (or are) loaded: the measurement is spoilt, not broken, and
+/// worth redoing once they are gone.
+#[derive(Debug)]
+pub struct OtherSensor(String);
+
+impl std::fmt::Display for OtherSensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OtherSensor {}
+
 /// The programs loaded before a sensor starts: none of them may be a sensor's.
 pub struct Baseline {
     max_id: u32,
@@ -203,7 +216,7 @@ impl Baseline {
         let mut said = false;
         loop {
             match Baseline::of(&loaded()?) {
-                Err(e) if start.elapsed() < UNLOAD_WAIT => {
+                Err(e) if start.elapsed() < UNLOAD_WAIT && e.is::<OtherSensor>() => {
                     if !said && start.elapsed() > Duration::from_secs(2) {
                         eprintln!("bench: waiting up to {UNLOAD_WAIT:?}: {e}");
                         said = true;
@@ -228,11 +241,12 @@ impl Baseline {
             .filter(|p| is_sensor_or_floor(&p.name))
             .collect();
         if !sensors.is_empty() {
-            bail!(
+            return Err(OtherSensor(format!(
                 "another sshd-sensor seems to be running: its BPF programs {} are loaded and \
                  would run during the storms; stop it (`systemctl stop sshd-sensor`?) first",
                 describe(&sensors)
-            );
+            ))
+            .into());
         }
         let max_id = programs.iter().map(|p| p.id).max().unwrap_or(0);
         Ok(Baseline { max_id })
@@ -261,6 +275,14 @@ impl SensorPrograms {
             .collect();
         new.sort_by_key(|p| p.id);
         let ours = new.iter().filter(|p| is_any(&p.name, &expected)).count();
+        if new.len() > PROGRAMS_PER_SENSOR {
+            return Err(OtherSensor(format!(
+                "more sensor programs loaded than the {} starts: [{}]",
+                config.label(),
+                describe(&new)
+            ))
+            .into());
+        }
         if ours != PROGRAMS_PER_SENSOR || new.len() != PROGRAMS_PER_SENSOR {
             bail!(
                 "expected the {} {PROGRAMS_PER_SENSOR} programs ({}) to be newly loaded, found: [{}]",
@@ -287,10 +309,11 @@ impl SensorPrograms {
             .filter(|p| is_sensor_or_floor(&p.name) && !self.ids.contains(&p.id))
             .collect();
         if !others.is_empty() {
-            bail!(
+            return Err(OtherSensor(format!(
                 "another sshd-sensor's BPF programs were loaded during the storms: {}",
                 describe(&others)
-            );
+            ))
+            .into());
         }
         self.sum(&programs)
     }
@@ -384,7 +407,10 @@ mod tests {
         }
         let mut two = loaded.to_vec();
         two.push(prog(15, "noop_exec", 0, 0));
-        assert!(SensorPrograms::select(&base, perf, &two).is_err());
+        let err = SensorPrograms::select(&base, perf, &two).expect_err("two sensors");
+        assert!(err.is::<OtherSensor>(), "{err}");
+        let wrong = SensorPrograms::select(&base, Config::Floor(Attach::Raw), &loaded);
+        assert!(!wrong.expect_err("not the floor's").is::<OtherSensor>());
     }
 
     #[test]

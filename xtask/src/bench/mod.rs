@@ -114,6 +114,8 @@ pub struct Cost {
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub config: Config,
+    /// 0-based.
+    pub round: usize,
     pub exec: Cost,
     pub connect: Cost,
     /// `None` for [`Config::None`].
@@ -157,13 +159,24 @@ pub fn execute(args: Args) -> Result<()> {
     storm::exec_storm((execs as usize / 10).max(1))?;
     storm::connect_storm((connects as usize / 10).max(1))?;
 
+    let run = Run {
+        bin: &bin,
+        execs,
+        connects,
+        counted: stats.is_some(),
+    };
     let mut samples = Vec::new();
+    let mut skipped = Vec::new();
     for round in 0..rounds as usize {
         let mut order = Config::ALL;
         order.rotate_left(round % Config::ALL.len());
         for config in order {
-            let sample = measure_retrying(config, &bin, execs, connects, stats.is_some())
-                .with_context(|| format!("round {}: {}", round + 1, config.label()))?;
+            let Some(sample) = measure_retrying(config, round, &run)
+                .with_context(|| format!("round {}: {}", round + 1, config.label()))?
+            else {
+                skipped.push(format!("round {} {}", round + 1, config.label()));
+                continue;
+            };
             let bpf = sample
                 .bpf
                 .as_ref()
@@ -197,6 +210,7 @@ pub fn execute(args: Args) -> Result<()> {
                 execs,
                 connects,
                 bpf_stats: stats.is_some(),
+                skipped,
             },
             &samples
         )
@@ -204,40 +218,48 @@ pub fn execute(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Tries a measurement up to [`ATTEMPTS`] times: the host is shared, and another sensor (an
-/// integration test's) that loads its programs meanwhile spoils one.
-fn measure_retrying(
-    config: Config,
-    bin: &std::path::Path,
-    execs: u32,
-    connects: u32,
-    counted: bool,
-) -> Result<Sample> {
-    let mut attempt = 1;
-    loop {
-        match measure(config, bin, execs, connects, counted) {
-            Err(e) if attempt < ATTEMPTS => {
-                eprintln!("bench: {}: {e:#}; measuring again", config.label());
-                attempt += 1;
+/// Tries a measurement up to [`ATTEMPTS`] times while another sensor's programs spoil it (the
+/// host is shared: another worktree's integration tests load sensors); `Ok(None)` if every
+/// attempt was spoilt. Any other error ends the run.
+fn measure_retrying(config: Config, round: usize, run: &Run<'_>) -> Result<Option<Sample>> {
+    for attempt in 1..=ATTEMPTS {
+        match measure(config, round, run) {
+            Err(e) if e.is::<bpf_stats::OtherSensor>() => {
+                eprintln!(
+                    "bench: round {}: {}: {e:#}; attempt {attempt}/{ATTEMPTS}",
+                    round + 1,
+                    config.label()
+                );
             }
-            result => return result,
+            result => return result.map(Some),
         }
     }
+    Ok(None)
 }
 
-const ATTEMPTS: u32 = 10;
+const ATTEMPTS: u32 = 6;
 
-fn measure(
-    config: Config,
-    bin: &std::path::Path,
+/// What every measurement of a run shares.
+struct Run<'a> {
+    bin: &'a std::path::Path,
     execs: u32,
     connects: u32,
+    /// Whether the BPF run-time statistics are on.
     counted: bool,
-) -> Result<Sample> {
+}
+
+fn measure(config: Config, round: usize, run: &Run<'_>) -> Result<Sample> {
+    let Run {
+        bin,
+        execs,
+        connects,
+        counted,
+    } = *run;
     let baseline = bpf_stats::Baseline::take()?;
     let Some(args) = config.args() else {
         let sample = Sample {
             config,
+            round,
             exec: Cost {
                 storm: storm::exec_storm(execs as usize)?,
                 sensor_cpu: Duration::ZERO,
@@ -263,6 +285,7 @@ fn measure(
     let usage = running.stop()?;
     Ok(Sample {
         config,
+        round,
         exec: Cost {
             storm: exec,
             sensor_cpu: cpu_before_connect.saturating_sub(cpu_before_exec) / execs,

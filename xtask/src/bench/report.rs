@@ -23,6 +23,8 @@ pub struct Setup {
     pub connects: u32,
     /// Whether the kernel's BPF run-time statistics were on.
     pub bpf_stats: bool,
+    /// Measurements given up on (another sensor loaded throughout), as `round N <config>`.
+    pub skipped: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -121,6 +123,30 @@ pub(super) fn per_round(
         .collect()
 }
 
+/// Pairs of `a`'s and `b`'s values from the same round, for rounds that have both.
+pub(super) fn paired(a: &[(usize, f64)], b: &[(usize, f64)]) -> Vec<(f64, f64)> {
+    a.iter()
+        .filter_map(|(round, x)| {
+            let (_, y) = b.iter().find(|(r, _)| r == round)?;
+            Some((*x, *y))
+        })
+        .collect()
+}
+
+/// [`per_round`] with each value's round.
+pub(super) fn per_round_keyed(
+    samples: &[Sample],
+    config: Config,
+    storm: Storm,
+    measure: Measure,
+) -> Vec<(usize, f64)> {
+    samples
+        .iter()
+        .filter(|s| s.config == config)
+        .map(|s| (s.round, micros(measure.of(storm.cost(s)))))
+        .collect()
+}
+
 /// The median over rounds of `measure` for `config` in `storm`, against no sensor's.
 pub(super) fn ratio(samples: &[Sample], config: Config, storm: Storm, measure: Measure) -> f64 {
     let none = median(per_round(samples, Config::None, storm, measure));
@@ -147,6 +173,7 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> String {
         execs,
         connects,
         bpf_stats,
+        ref skipped,
     } = *setup;
     let _ = writeln!(
         out,
@@ -173,6 +200,13 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> String {
             "off (--no-bpf-stats)"
         }
     );
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "  skipped, another sensor's programs loaded on every attempt: {}",
+            skipped.join(", ")
+        );
+    }
     let _ = writeln!(out);
     wall_table(&mut out, samples);
     let _ = writeln!(out);
@@ -295,6 +329,7 @@ mod tests {
     /// `us`: wall = CPU per op (exec, connect); `bpf_ns`: program time over each whole storm
     /// (10 ops), exec then connect.
     fn sample(config: Config, us: [u64; 2], bpf_ns: [u64; 2], rss_mib: u64) -> Sample {
+        let round = 0;
         let usage = (config != Config::None).then_some(Usage {
             cpu_secs: 0.5,
             peak_rss_kib: rss_mib * 1024,
@@ -321,6 +356,7 @@ mod tests {
         };
         Sample {
             config,
+            round,
             exec: cost(us[0]),
             connect: cost(us[1]),
             usage,
@@ -351,10 +387,12 @@ mod tests {
                 execs: 10,
                 connects: 10,
                 bpf_stats: true,
+                skipped: vec!["round 1 none".to_owned()],
             },
             &samples,
         );
         assert!(text.contains("1.040x"), "{text}");
+        assert!(text.contains("every attempt: round 1 none"), "{text}");
         assert!(
             text.contains("+2.0 pp   sensor over its floor, raw tp"),
             "{text}"

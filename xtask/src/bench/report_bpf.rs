@@ -16,7 +16,9 @@ use std::fmt::Write;
 
 use super::{
     Attach, Config, Sample,
-    report::{LABEL, Measure, Setup, Storm, TARGET_LABEL_WIDTH, median, met, per_round, rule},
+    report::{
+        LABEL, Measure, Setup, Storm, TARGET_LABEL_WIDTH, median, met, paired, per_round, rule,
+    },
 };
 
 /// The most the sensor may add over its floor, in percentage points of no sensor's time.
@@ -37,7 +39,8 @@ fn totals(samples: &[Sample], config: Config, storm: Storm, ops: u32) -> Option<
         t.runs += c.run_cnt;
         t.ns += c.run_time_ns;
         t.ops += u64::from(ops);
-        t.per_round.push(c.run_time_ns as f64 / f64::from(ops));
+        t.per_round
+            .push((s.round, c.run_time_ns as f64 / f64::from(ops)));
     }
     (t.ops > 0).then_some(t)
 }
@@ -47,7 +50,8 @@ struct Totals {
     runs: u64,
     ns: u64,
     ops: u64,
-    per_round: Vec<f64>,
+    /// (round, ns/op)
+    per_round: Vec<(usize, f64)>,
 }
 
 impl Totals {
@@ -130,7 +134,7 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> Rendered {
                 );
                 continue;
             };
-            let each: Vec<String> = t.per_round.iter().map(|v| format!("{v:.0}")).collect();
+            let each: Vec<String> = t.per_round.iter().map(|(_, v)| format!("{v:.0}")).collect();
             let per_run = if t.runs == 0 {
                 "-".to_owned()
             } else {
@@ -159,10 +163,8 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> Rendered {
             let extra = sensor.ns_per_op() - floor.ns_per_op();
             let pp = to_pp(extra);
             // Round n's floor against round n's sensor.
-            let rounds: Vec<f64> = floor
-                .per_round
-                .iter()
-                .zip(&sensor.per_round)
+            let rounds: Vec<f64> = paired(&floor.per_round, &sensor.per_round)
+                .into_iter()
                 .map(|(floor, sensor)| to_pp(sensor - floor))
                 .collect();
             let lo = rounds.iter().copied().fold(f64::INFINITY, f64::min);

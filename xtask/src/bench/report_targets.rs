@@ -9,7 +9,10 @@ use std::fmt::Write;
 
 use super::{
     Attach, Config, Sample,
-    report::{LABEL, Measure, Storm, TARGET_LABEL_WIDTH, median, met, per_round, ratio, rule},
+    report::{
+        LABEL, Measure, Storm, TARGET_LABEL_WIDTH, median, met, paired, per_round_keyed, ratio,
+        rule,
+    },
 };
 
 const MAX_RSS_MIB: f64 = 16.0;
@@ -117,27 +120,25 @@ pub fn render(out: &mut String, samples: &[Sample], bpf_targets: &[String]) {
         sensor < floor,
     );
     // Round n against round n: the comparison least moved by drift between rounds.
-    let sensor_rounds = per_round(
-        samples,
-        Config::Sensor(Attach::Raw),
-        storm,
-        Measure::TotalCpu,
+    let pairs = paired(
+        &per_round_keyed(
+            samples,
+            Config::Sensor(Attach::Raw),
+            storm,
+            Measure::TotalCpu,
+        ),
+        &per_round_keyed(
+            samples,
+            Config::Floor(Attach::Perf),
+            storm,
+            Measure::TotalCpu,
+        ),
     );
-    let floor_rounds = per_round(
-        samples,
-        Config::Floor(Attach::Perf),
-        storm,
-        Measure::TotalCpu,
-    );
-    let lower = sensor_rounds
-        .iter()
-        .zip(&floor_rounds)
-        .filter(|(s, f)| s < f)
-        .count();
+    let lower = pairs.iter().filter(|(s, f)| s < f).count();
     let _ = writeln!(
         out,
         "    (paired by round: the sensor's CPU per op lower in {lower} of {} rounds)",
-        sensor_rounds.len().min(floor_rounds.len())
+        pairs.len()
     );
     for line in bpf_targets {
         let _ = writeln!(out, "{line}");
