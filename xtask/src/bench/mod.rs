@@ -36,7 +36,7 @@ pub struct Args {
     /// Execs of /bin/true per exec storm.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     execs: u32,
-    /// Loopback TCP connect+close per connect storm.
+    /// Loopback TCP connect+accept+close per connect storm.
     #[arg(long, default_value_t = 20000, value_parser = clap::value_parser!(u32).range(1..))]
     connects: u32,
     /// Leave the kernel's BPF run-time statistics off: their two clock reads per program run

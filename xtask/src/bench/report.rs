@@ -185,7 +185,7 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> String {
     );
     let _ = writeln!(
         out,
-        "  connect storm: {connects} x TCP connect+close to 127.0.0.1, sequential"
+        "  connect storm: {connects} x TCP connect+accept+close on 127.0.0.1, sequential, one thread"
     );
     let _ = writeln!(
         out,
