@@ -2,7 +2,7 @@
 //! arguments (`--tracepoints raw|perf`, `--empty-programs` for a floor), considered attached once
 //! it says `ready` on stderr (within 60 s), measured from `/proc` while still running (CPU time,
 //! peak RSS, start-up included), then stopped with SIGTERM and read for the `ringbuf_drops=` of
-//! its final stats line. Its stdout (alerts) is counted, not kept. [`Running::cpu`] reads its
+//! its final stats line. Its stdout (alerts) is counted; the first alert is shown. [`Running::cpu`] reads its
 //! CPU clock (all threads, ns) so each storm can be charged the sensor's own work during it.
 
 use std::{
@@ -69,8 +69,17 @@ impl Running {
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             bail!("`{command}`: no stdout/stderr pipe");
         };
+        // No process in the storms has an sshd ancestor, so an alert comes from elsewhere on
+        // the host (another worktree's test, a real login): shown, so it can be traced.
         let stdout_count = thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(Result::ok).count() as u64
+            let mut count = 0;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if count == 0 {
+                    eprintln!("bench: the sensor alerted (not on the storms): {line}");
+                }
+                count += 1;
+            }
+            count
         });
         let (tx, stderr_lines) = mpsc::channel();
         thread::spawn(move || {
