@@ -2,8 +2,9 @@
 //! arguments (`--tracepoints raw|perf`, `--empty-programs` for a floor), considered attached once
 //! it says `ready` on stderr (within 60 s), measured from `/proc` while still running (CPU time,
 //! peak RSS, start-up included), then stopped with SIGTERM and read for the `ringbuf_drops=` of
-//! its final stats line. Its stdout (alerts) is counted; the first alert is shown. [`Running::cpu`] reads its
-//! CPU clock (all threads, ns) so each storm can be charged the sensor's own work during it.
+//! its final stats line. Its stdout (alerts) is counted; the first alert is shown.
+//! [`Running::cpu`] reads its CPU clock (all threads, ns) so each storm can be charged the
+//! sensor's own work during it.
 
 use std::{
     fs,
