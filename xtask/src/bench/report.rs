@@ -1,26 +1,33 @@
-//! Turns the benchmark's samples into the printed table: per storm, each configuration's median
-//! time per op over the rounds and its ratio to no sensor; the sensor's overhead over the floor
-//! in percentage points (wall time, noisy on a VM); the kernel BPF-time table
-//! ([`super::report_bpf`]); the sensor processes' drops, CPU time and peak RSS; and the targets
-//! (within 1 pp of the floor on both storms, judged by BPF time, with the wall-time verdicts
-//! kept beside them; zero drops; peak RSS under 32 MiB), met or not. Pure: samples in, text out.
+//! Turns the benchmark's samples into the printed tables: per storm, each configuration's median
+//! wall time per op over the rounds and its ratio to no sensor (noisy on a shared VM); the
+//! storm's own CPU time per op, with the sensor process's CPU during the storm beside it, and
+//! their ratios to no sensor; the kernel BPF-time table ([`super::report_bpf`]); then each
+//! sensor process's drops, CPU time and peak RSS and the targets ([`super::report_targets`]).
+//! Every table prints each round's value and the spread. Pure: samples in, text out.
 
 use std::{fmt::Write, time::Duration};
 
-use super::{BpfCost, Config, Sample, bpf_stats::Counters, micros, report_bpf, storm::BATCH};
+use super::{
+    Attach, BpfCost, Config, Cost, Sample, bpf_stats::Counters, micros, report_bpf, report_targets,
+    storm::BATCH,
+};
 
-pub(super) const MAX_OVER_FLOOR_PP: f64 = 1.0;
-const MAX_RSS_MIB: f64 = 32.0;
 /// Width of a target's label, so every target's value and verdict line up.
-pub(super) const TARGET_LABEL_WIDTH: usize = 54;
+pub(super) const TARGET_LABEL_WIDTH: usize = 58;
+/// Width of a configuration label in the tables.
+pub(super) const LABEL: usize = 16;
 
 pub struct Setup {
     pub rounds: u32,
     pub execs: u32,
     pub connects: u32,
+    /// Whether the kernel's BPF run-time statistics were on.
+    pub bpf_stats: bool,
+    /// Measurements given up on (another sensor loaded throughout), as `round N <config>`.
+    pub skipped: Vec<String>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Storm {
     Exec,
     Connect,
@@ -36,10 +43,10 @@ impl Storm {
         }
     }
 
-    fn per_op(self, s: &Sample) -> Duration {
+    pub(super) fn cost(self, s: &Sample) -> Cost {
         match self {
-            Storm::Exec => s.exec_per_op,
-            Storm::Connect => s.connect_per_op,
+            Storm::Exec => s.exec,
+            Storm::Connect => s.connect,
         }
     }
 
@@ -58,6 +65,30 @@ impl Storm {
     }
 }
 
+/// What of a storm's [`Cost`] a table shows, in µs/op.
+#[derive(Clone, Copy)]
+pub(super) enum Measure {
+    /// Median-batch wall time.
+    Wall,
+    /// The storm's own CPU time.
+    Cpu,
+    /// The sensor process's CPU time during the storm.
+    SensorCpu,
+    /// The storm's CPU plus the sensor process's: what the host paid in all.
+    TotalCpu,
+}
+
+impl Measure {
+    fn of(self, c: Cost) -> Duration {
+        match self {
+            Measure::Wall => c.storm.wall,
+            Measure::Cpu => c.storm.cpu,
+            Measure::SensorCpu => c.sensor_cpu,
+            Measure::TotalCpu => c.storm.cpu + c.sensor_cpu,
+        }
+    }
+}
+
 pub(super) fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return f64::NAN;
@@ -72,22 +103,67 @@ pub(super) fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// (max - min) / median, in percent.
-fn spread_pct(values: &[f64], median: f64) -> f64 {
+pub(super) fn spread_pct(values: &[f64], median: f64) -> f64 {
     let max = values.iter().copied().fold(f64::MIN, f64::max);
     let min = values.iter().copied().fold(f64::MAX, f64::min);
     (max - min) / median * 100.0
 }
 
-pub(super) fn per_op_micros(samples: &[Sample], config: Config, storm: Storm) -> Vec<f64> {
+/// Each round's value of `measure` for `config` in `storm`, µs/op.
+pub(super) fn per_round(
+    samples: &[Sample],
+    config: Config,
+    storm: Storm,
+    measure: Measure,
+) -> Vec<f64> {
     samples
         .iter()
         .filter(|s| s.config == config)
-        .map(|s| micros(storm.per_op(s)))
+        .map(|s| micros(measure.of(storm.cost(s))))
         .collect()
+}
+
+/// Pairs of `a`'s and `b`'s values from the same round, for rounds that have both.
+pub(super) fn paired(a: &[(usize, f64)], b: &[(usize, f64)]) -> Vec<(f64, f64)> {
+    a.iter()
+        .filter_map(|(round, x)| {
+            let (_, y) = b.iter().find(|(r, _)| r == round)?;
+            Some((*x, *y))
+        })
+        .collect()
+}
+
+/// [`per_round`] with each value's round.
+pub(super) fn per_round_keyed(
+    samples: &[Sample],
+    config: Config,
+    storm: Storm,
+    measure: Measure,
+) -> Vec<(usize, f64)> {
+    samples
+        .iter()
+        .filter(|s| s.config == config)
+        .map(|s| (s.round, micros(measure.of(storm.cost(s)))))
+        .collect()
+}
+
+/// The median over rounds of `measure` for `config` in `storm`, against no sensor's.
+pub(super) fn ratio(samples: &[Sample], config: Config, storm: Storm, measure: Measure) -> f64 {
+    let none = median(per_round(samples, Config::None, storm, measure));
+    median(per_round(samples, config, storm, measure)) / none
 }
 
 pub(super) fn met(ok: bool) -> &'static str {
     if ok { "met" } else { "NOT MET" }
+}
+
+pub(super) fn rule(out: &mut String) {
+    let _ = writeln!(out, "{}", "-".repeat(84));
+}
+
+fn each(values: &[f64]) -> String {
+    let each: Vec<String> = values.iter().map(|v| format!("{v:.1}")).collect();
+    each.join(" ")
 }
 
 pub fn render(setup: &Setup, samples: &[Sample]) -> String {
@@ -96,6 +172,8 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> String {
         rounds,
         execs,
         connects,
+        bpf_stats,
+        ref skipped,
     } = *setup;
     let _ = writeln!(
         out,
@@ -107,173 +185,155 @@ pub fn render(setup: &Setup, samples: &[Sample]) -> String {
     );
     let _ = writeln!(
         out,
-        "  connect storm: {connects} x TCP connect+close to 127.0.0.1, sequential"
+        "  connect storm: {connects} x TCP connect+accept+close on 127.0.0.1, sequential, one thread"
     );
     let _ = writeln!(
         out,
-        "  time/op = median over rounds of each round's median {BATCH}-op batch; ratios against 'none'"
+        "  floor = --empty-programs (same hooks, programs that return at once); tp = tracepoints"
     );
+    let _ = writeln!(
+        out,
+        "  BPF run-time statistics {}",
+        if bpf_stats {
+            "on: every program run also pays their clock reads"
+        } else {
+            "off (--no-bpf-stats)"
+        }
+    );
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "  skipped, another sensor's programs loaded on every attempt: {}",
+            skipped.join(", ")
+        );
+    }
     let _ = writeln!(out);
+    wall_table(&mut out, samples);
+    let _ = writeln!(out);
+    cpu_table(&mut out, samples);
+    let _ = writeln!(out);
+    let bpf = report_bpf::render(setup, samples);
+    out.push_str(&bpf.text);
+    let _ = writeln!(out);
+    report_targets::render(&mut out, samples, &bpf.targets);
+    out
+}
+
+fn wall_table(out: &mut String, samples: &[Sample]) {
     let _ = writeln!(
         out,
-        "{:<8} {:<23} {:>11} {:>9} {:>7}   per round (µs/op)",
+        "wall time (noisy: other load shares the cores): median over rounds of each round's"
+    );
+    let _ = writeln!(out, "  median {BATCH}-op batch");
+    let _ = writeln!(
+        out,
+        "{:<8} {:<LABEL$} {:>11} {:>8} {:>7}   per round (µs/op)",
         "storm", "configuration", "median/op", "vs none", "spread"
     );
-    let _ = writeln!(out, "{}", "-".repeat(78));
-    let mut over_floor = Vec::new();
-    let mut widest_spread = 0.0_f64;
+    rule(out);
     for storm in Storm::ALL {
-        let none = median(per_op_micros(samples, Config::None, storm));
-        let mut pct = [0.0; 3];
-        for (i, config) in Config::ALL.into_iter().enumerate() {
-            let rounds = per_op_micros(samples, config, storm);
+        for config in Config::ALL {
+            let rounds = per_round(samples, config, storm, Measure::Wall);
             let med = median(rounds.clone());
-            pct[i] = (med / none - 1.0) * 100.0;
             let vs = if config == Config::None {
-                "-".to_string()
+                "-".to_owned()
             } else {
-                format!("{:+.1}%", pct[i])
+                format!("{:.3}x", ratio(samples, config, storm, Measure::Wall))
             };
-            let spread = spread_pct(&rounds, med);
-            widest_spread = widest_spread.max(spread);
-            let each: Vec<String> = rounds.iter().map(|v| format!("{v:.1}")).collect();
             let _ = writeln!(
                 out,
-                "{:<8} {:<23} {:>8.1} µs {:>9} {:>6.0}%   {}",
+                "{:<8} {:<LABEL$} {:>8.1} µs {:>8} {:>6.0}%   {}",
                 storm.label(),
                 config.label(),
                 med,
                 vs,
-                spread,
-                each.join(" ")
+                spread_pct(&rounds, med),
+                each(&rounds)
             );
         }
-        let pp = pct[2] - pct[1];
-        over_floor.push((storm, pp));
-        let _ = writeln!(
-            out,
-            "{:<8} {:<23} {:>11} {:>9}   (wall time: noisy)",
-            storm.label(),
-            "sensor over floor",
-            "",
-            format!("{pp:+.1} pp")
-        );
-        let _ = writeln!(out, "{}", "-".repeat(78));
-    }
-
-    let _ = writeln!(out);
-    let bpf = report_bpf::render(setup, samples);
-    out.push_str(&bpf.text);
-
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:<23} {:>14} {:>14} {:>14} {:>7}",
-        "process", "ringbuf drops", "CPU s (med)", "peak RSS MiB", "alerts"
-    );
-    let _ = writeln!(out, "{}", "-".repeat(78));
-    let mut sensor_drops = Some(0);
-    let mut sensor_rss = 0.0_f64;
-    for config in [Config::Floor, Config::Sensor] {
-        let usages: Vec<_> = samples
-            .iter()
-            .filter(|s| s.config == config)
-            .filter_map(|s| s.usage)
-            .collect();
-        let drops = usages.iter().try_fold(0, |acc, u| u.drops.map(|d| acc + d));
-        let cpu = median(usages.iter().map(|u| u.cpu_secs).collect());
-        let rss = usages
-            .iter()
-            .map(|u| u.peak_rss_kib as f64 / 1024.0)
-            .fold(0.0, f64::max);
-        let alerts: u64 = usages.iter().map(|u| u.alerts).sum();
-        if config == Config::Sensor {
-            sensor_drops = drops;
-            sensor_rss = rss;
+        for attach in [Attach::Raw, Attach::Perf] {
+            let pp = (ratio(samples, Config::Sensor(attach), storm, Measure::Wall)
+                - ratio(samples, Config::Floor(attach), storm, Measure::Wall))
+                * 100.0;
+            let _ = writeln!(
+                out,
+                "{:<8} {:<LABEL$} {:>11} {:>8}   sensor over its floor, {} tp",
+                storm.label(),
+                "",
+                "",
+                format!("{pp:+.1} pp"),
+                attach.arg()
+            );
         }
-        let drops = drops.map_or("unknown".to_string(), |d| d.to_string());
-        let _ = writeln!(
-            out,
-            "{:<23} {:>14} {:>14.2} {:>14.1} {:>7}",
-            config.label(),
-            drops,
-            cpu,
-            rss,
-            alerts
-        );
+        rule(out);
     }
-    let _ = writeln!(
-        out,
-        "  drops and alerts summed over rounds; CPU = utime+stime from start to end of storms; RSS = max VmHWM"
-    );
-    let _ = writeln!(
-        out,
-        "  spread = (slowest round - fastest round) / median: the run's own noise"
-    );
+}
 
-    let _ = writeln!(out);
-    let _ = writeln!(out, "targets");
+fn cpu_table(out: &mut String, samples: &[Sample]) {
     let _ = writeln!(
         out,
-        "  the {MAX_OVER_FLOOR_PP} pp targets are judged by BPF time: the sensor's extra in-program"
+        "CPU time: the storm's own user+sys (getrusage: this process and its reaped children,"
     );
     let _ = writeln!(
         out,
-        "  CPU per op over the floor's, as a share of the no-sensor time per op"
+        "  so programs running in the storm's tasks count), median {BATCH}-op batch, per op; sensor ="
     );
-    for line in &bpf.targets {
-        let _ = writeln!(out, "{line}");
+    let _ = writeln!(
+        out,
+        "  the sensor process's own CPU during the storm; total = both; medians over rounds"
+    );
+    let _ = writeln!(
+        out,
+        "{:<8} {:<LABEL$} {:>9} {:>8} {:>7} {:>8} {:>9}   storm per round (µs/op)",
+        "storm", "configuration", "storm/op", "vs none", "spread", "sensor", "total/none"
+    );
+    rule(out);
+    for storm in Storm::ALL {
+        for config in Config::ALL {
+            let rounds = per_round(samples, config, storm, Measure::Cpu);
+            let med = median(rounds.clone());
+            let (vs, sensor, total) = if config == Config::None {
+                ("-".to_owned(), "-".to_owned(), "-".to_owned())
+            } else {
+                (
+                    format!("{:.3}x", ratio(samples, config, storm, Measure::Cpu)),
+                    format!(
+                        "{:.2}",
+                        median(per_round(samples, config, storm, Measure::SensorCpu))
+                    ),
+                    format!("{:.3}x", ratio(samples, config, storm, Measure::TotalCpu)),
+                )
+            };
+            let _ = writeln!(
+                out,
+                "{:<8} {:<LABEL$} {:>6.2} µs {:>8} {:>6.0}% {:>8} {:>9}   {}",
+                storm.label(),
+                config.label(),
+                med,
+                vs,
+                spread_pct(&rounds, med),
+                sensor,
+                total,
+                each(&rounds)
+            );
+        }
+        rule(out);
     }
-    if widest_spread > MAX_OVER_FLOOR_PP {
-        let _ = writeln!(
-            out,
-            "  (wall time: rounds spread up to {widest_spread:.0}%, more than the {MAX_OVER_FLOOR_PP} pp target,"
-        );
-        let _ = writeln!(
-            out,
-            "  so the wall-time lines below are noise, kept for reference)"
-        );
-    }
-    for (storm, pp) in over_floor {
-        let label = format!(
-            "{} storm: within {MAX_OVER_FLOOR_PP} pp of floor, wall time (noisy)",
-            storm.label()
-        );
-        let _ = writeln!(
-            out,
-            "  {label:<TARGET_LABEL_WIDTH$} {:>12}  {}",
-            format!("{pp:+.1} pp"),
-            met(pp <= MAX_OVER_FLOOR_PP)
-        );
-    }
-    let drops = sensor_drops.map_or("unknown".to_string(), |d| d.to_string());
-    let _ = writeln!(
-        out,
-        "  {:<TARGET_LABEL_WIDTH$} {:>12}  {}",
-        "sensor ringbuf drops = 0",
-        drops,
-        met(sensor_drops == Some(0))
-    );
-    let _ = writeln!(
-        out,
-        "  {:<TARGET_LABEL_WIDTH$} {:>12}  {}",
-        format!("sensor peak RSS < {MAX_RSS_MIB} MiB"),
-        format!("{sensor_rss:.1} MiB"),
-        met(sensor_rss < MAX_RSS_MIB)
-    );
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::sensor::Usage;
+    use crate::bench::{sensor::Usage, storm::Timing};
 
-    /// `bpf_ns`: program time over each whole storm (10 ops), exec then connect.
-    fn sample(config: Config, exec_us: u64, connect_us: u64, bpf_ns: [u64; 2]) -> Sample {
+    /// `us`: wall = CPU per op (exec, connect); `bpf_ns`: program time over each whole storm
+    /// (10 ops), exec then connect.
+    fn sample(config: Config, us: [u64; 2], bpf_ns: [u64; 2], rss_mib: u64) -> Sample {
+        let round = 0;
         let usage = (config != Config::None).then_some(Usage {
             cpu_secs: 0.5,
-            peak_rss_kib: 20 * 1024,
+            peak_rss_kib: rss_mib * 1024,
+            rss_kib: 7 * 1024,
             drops: Some(0),
             alerts: 0,
         });
@@ -284,12 +344,21 @@ mod tests {
         let bpf = (config != Config::None).then(|| BpfCost {
             exec: counters(bpf_ns[0]),
             connect: counters(bpf_ns[1]),
-            programs: vec!["inet_sock_set_s".to_owned()],
+            programs: vec!["raw_inet_sock_s (raw_tracepoint)".to_owned()],
+            counted: true,
         });
+        let cost = |us| Cost {
+            storm: Timing {
+                wall: Duration::from_micros(us),
+                cpu: Duration::from_micros(us),
+            },
+            sensor_cpu: Duration::ZERO,
+        };
         Sample {
             config,
-            exec_per_op: Duration::from_micros(exec_us),
-            connect_per_op: Duration::from_micros(connect_us),
+            round,
+            exec: cost(us[0]),
+            connect: cost(us[1]),
             usage,
             bpf,
         }
@@ -302,38 +371,62 @@ mod tests {
     }
 
     #[test]
-    fn report_computes_overheads_and_targets() {
+    fn report_computes_ratios_and_targets() {
+        let (raw, perf) = (Attach::Raw, Attach::Perf);
         let samples = [
-            sample(Config::None, 100, 50, [0, 0]),
-            sample(Config::Floor, 101, 50, [1_000, 2_000]),
-            // Exec: +1.5 µs/op over the floor's 0.1 = 1.5 pp of 100 µs; connect: +0.25 of 50.
-            sample(Config::Sensor, 103, 50, [16_000, 4_500]),
+            sample(Config::None, [100, 50], [0, 0], 0),
+            sample(Config::Floor(perf), [101, 52], [1_000, 2_000], 9),
+            sample(Config::Floor(raw), [101, 50], [500, 1_000], 9),
+            // Exec: +1.5 µs/op over the raw floor's 0.05 = 1.45 pp of 100 µs.
+            sample(Config::Sensor(raw), [103, 51], [15_000, 1_500], 15),
+            sample(Config::Sensor(perf), [104, 53], [16_000, 4_500], 17),
         ];
         let text = render(
             &Setup {
                 rounds: 1,
                 execs: 10,
                 connects: 10,
+                bpf_stats: true,
+                skipped: vec!["round 1 none".to_owned()],
             },
             &samples,
         );
-        assert!(text.contains("+1.0%"), "{text}");
-        assert!(text.contains("+3.0%"), "{text}");
-        assert!(text.contains("+2.0 pp  NOT MET"), "{text}");
-        assert!(text.contains("+0.0 pp  met"), "{text}");
-        assert!(text.contains("20.0 MiB  met"), "{text}");
-        assert!(text.contains("+1500.0   = +1.500 pp"), "{text}");
-        let target = |storm: &str, verdict: &str| {
-            text.lines().any(|l| {
-                l.contains(&format!("{storm} storm: within 1 pp of floor, BPF time"))
-                    && l.ends_with(verdict)
-            })
-        };
-        assert!(target("exec", " +1.500 pp  NOT MET"), "{text}");
-        assert!(target("connect", " +0.500 pp  met"), "{text}");
-        assert!(text.contains("rounds +1.500 .. +1.500 pp"), "{text}");
+        assert!(text.contains("1.040x"), "{text}");
+        assert!(text.contains("every attempt: round 1 none"), "{text}");
         assert!(
-            text.contains("   2.00     800.0     1600.0   1600"),
+            text.contains("+2.0 pp   sensor over its floor, raw tp"),
+            "{text}"
+        );
+        let target = |label: &str, verdict: &str| {
+            text.lines()
+                .any(|l| l.contains(label) && l.ends_with(verdict))
+        };
+        assert!(
+            target("connect: sensor raw tp CPU", "1.020x < 1.040x  met"),
+            "{text}"
+        );
+        assert!(
+            target("connect: sensor raw tp BPF", "150 < 200 ns/op  met"),
+            "{text}"
+        );
+        assert!(
+            target("exec: sensor raw tp within 1 pp", "+1.450 pp  NOT MET"),
+            "{text}"
+        );
+        assert!(
+            target("connect: sensor raw tp within 1 pp", "+0.100 pp  met"),
+            "{text}"
+        );
+        assert!(
+            target("peak RSS < 16 MiB, sensor, raw tp", "15.0 MiB  met"),
+            "{text}"
+        );
+        assert!(
+            target("peak RSS < 16 MiB, sensor, perf tp", "17.0 MiB  NOT MET"),
+            "{text}"
+        );
+        assert!(
+            target("ringbuf drops = 0, sensor, raw tp", "0  met"),
             "{text}"
         );
     }

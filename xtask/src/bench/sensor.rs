@@ -1,7 +1,10 @@
-//! One sensor process under test: started with `--format json` (and `--empty-programs` for the
-//! floor), considered attached once it says `ready` on stderr (within 60 s), measured from
-//! `/proc` while still running (CPU time, peak RSS), then stopped with SIGTERM and read for the
-//! `ringbuf_drops=` of its final stats line. Its stdout (alerts) is counted, not kept.
+//! One sensor process under test: started with `--format json` and the configuration's
+//! arguments (`--tracepoints raw|perf`, `--empty-programs` for a floor), considered attached once
+//! it says `ready` on stderr (within 60 s), measured from `/proc` while still running (CPU time,
+//! peak RSS, start-up included), then stopped with SIGTERM and read for the `ringbuf_drops=` of
+//! its final stats line. Its stdout (alerts) is counted; the first alert is shown.
+//! [`Running::cpu`] reads its CPU clock (all threads, ns) so each storm can be charged the
+//! sensor's own work during it.
 
 use std::{
     fs,
@@ -23,8 +26,10 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Usage {
     /// utime + stime over the process's whole life up to the end of the storms.
     pub cpu_secs: f64,
-    /// VmHWM: the peak resident set size.
+    /// VmHWM: the peak resident set size, start-up included.
     pub peak_rss_kib: u64,
+    /// VmRSS at the end of the storms: the steady state.
+    pub rss_kib: u64,
     /// `ringbuf_drops=` from the last stats line; `None` if it printed none.
     pub drops: Option<u64>,
     /// Lines the sensor printed on stdout (alerts).
@@ -51,13 +56,10 @@ impl Drop for Running {
 }
 
 impl Running {
-    /// Starts the sensor and waits until it says `ready`.
-    pub fn start(bin: &Path, empty_programs: bool) -> Result<Running> {
+    /// Starts the sensor with `args` after `run --format json` and waits until it says `ready`.
+    pub fn start(bin: &Path, args: &[&str]) -> Result<Running> {
         let mut cmd = Command::new(bin);
-        cmd.args(["run", "--format", "json"]);
-        if empty_programs {
-            cmd.arg("--empty-programs");
-        }
+        cmd.args(["run", "--format", "json"]).args(args);
         let command = crate::exec::line(&cmd);
         let mut child = cmd
             .stdin(Stdio::null())
@@ -68,8 +70,17 @@ impl Running {
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             bail!("`{command}`: no stdout/stderr pipe");
         };
+        // No process in the storms has an sshd ancestor, so an alert comes from elsewhere on
+        // the host (another worktree's test, a real login): shown, so it can be traced.
         let stdout_count = thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(Result::ok).count() as u64
+            let mut count = 0;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if count == 0 {
+                    eprintln!("bench: the sensor alerted (not on the storms): {line}");
+                }
+                count += 1;
+            }
+            count
         });
         let (tx, stderr_lines) = mpsc::channel();
         thread::spawn(move || {
@@ -123,8 +134,36 @@ impl Running {
         }
     }
 
-    /// CPU seconds and peak RSS so far, read from `/proc/<pid>` while the sensor still runs.
-    fn measure(&self) -> Result<(f64, u64)> {
+    /// The sensor process's CPU time so far, all threads (its CPU-time clock, in ns).
+    pub fn cpu(&self) -> Result<Duration> {
+        let pid = libc::pid_t::try_from(self.child.id())?;
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: writes the clock id of our own, not yet waited for, child into `clock`.
+        let rc = unsafe { libc::clock_getcpuclockid(pid, &raw mut clock) };
+        if rc != 0 {
+            bail!(
+                "clock_getcpuclockid({pid}): {}",
+                std::io::Error::from_raw_os_error(rc)
+            );
+        }
+        // SAFETY: an all-zero `timespec` is valid; clock_gettime(2) writes into it.
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        // SAFETY: a clock id from clock_getcpuclockid and a pointer to a live timespec.
+        if unsafe { libc::clock_gettime(clock, &raw mut ts) } != 0 {
+            bail!(
+                "clock_gettime(CPU clock of {pid}): {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(Duration::new(
+            u64::try_from(ts.tv_sec)?,
+            u32::try_from(ts.tv_nsec)?,
+        ))
+    }
+
+    /// CPU seconds, peak RSS so far and RSS now, read from `/proc/<pid>` while the sensor
+    /// still runs.
+    fn measure(&self) -> Result<(f64, u64, u64)> {
         let pid = self.child.id();
         let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
         let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -135,14 +174,15 @@ impl Running {
         if hz <= 0 {
             bail!("sysconf(_SC_CLK_TCK) returned {hz}");
         }
-        let hwm =
-            peak_rss_kib(&status).with_context(|| format!("no VmHWM in /proc/{pid}/status"))?;
-        Ok((ticks as f64 / hz as f64, hwm))
+        let kib = |field| {
+            status_kib(&status, field).with_context(|| format!("no {field} in /proc/{pid}/status"))
+        };
+        Ok((ticks as f64 / hz as f64, kib("VmHWM")?, kib("VmRSS")?))
     }
 
     /// Measures, then stops the sensor with SIGTERM and reads its final stats line.
     pub fn stop(mut self) -> Result<Usage> {
-        let (cpu_secs, peak_rss_kib) = self.measure()?;
+        let (cpu_secs, peak_rss_kib, rss_kib) = self.measure()?;
         let pid = libc::pid_t::try_from(self.child.id())?;
         // SAFETY: kill(2) on our own child's pid, which has not been waited for.
         if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
@@ -181,6 +221,7 @@ impl Running {
         Ok(Usage {
             cpu_secs,
             peak_rss_kib,
+            rss_kib,
             drops,
             alerts,
         })
@@ -203,9 +244,11 @@ fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// VmHWM in KiB from `/proc/<pid>/status`.
-fn peak_rss_kib(status: &str) -> Option<u64> {
-    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+/// A `<field>:  <n> kB` line of `/proc/<pid>/status`, in KiB.
+fn status_kib(status: &str, field: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
     line.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
@@ -232,7 +275,9 @@ mod tests {
     fn peak_rss_from_status() {
         let status =
             "Name:\tsshd-sensor\nVmPeak:\t  99999 kB\nVmHWM:\t   12345 kB\nVmRSS:\t 1 kB\n";
-        assert_eq!(peak_rss_kib(status), Some(12345));
+        assert_eq!(status_kib(status, "VmHWM"), Some(12345));
+        assert_eq!(status_kib(status, "VmRSS"), Some(1));
+        assert_eq!(status_kib(status, "VmSwap"), None);
     }
 
     #[test]
