@@ -93,9 +93,17 @@ pub fn btf_config() -> Result<Config, LoadError> {
 /// stands in its way is returned. Errors keep their errno (a root-only tracefs gives EACCES).
 pub fn perf_offsets(cfg: &mut Config) -> Result<Option<String>, AttachError> {
     let root = mounts::ensure_tracefs().map_err(|e| AttachError::new("tracefs", &e))?;
-    let exec_fmt = tracefs::read_format(&root, "sched", "sched_process_exec")
+    perf_offsets_at(&root, cfg)
+}
+
+/// [`perf_offsets`] from the tracefs mounted at `root` (`check` reads them this way).
+pub fn perf_offsets_at(
+    root: &std::path::Path,
+    cfg: &mut Config,
+) -> Result<Option<String>, AttachError> {
+    let exec_fmt = tracefs::read_format(root, "sched", "sched_process_exec")
         .map_err(|e| AttachError::new("tracepoint format sched/sched_process_exec", &e))?;
-    match tracefs::read_format(&root, "sock", "inet_sock_set_state")
+    match tracefs::read_format(root, "sock", "inet_sock_set_state")
         .and_then(|sock_fmt| tracefs::fill_tracepoint_offsets(&exec_fmt, &sock_fmt, cfg))
     {
         Ok(()) => Ok(None),

@@ -73,7 +73,7 @@ pub struct MountEntry {
 }
 
 /// Decodes mountinfo's `\ooo` octal escapes (space, tab, newline, backslash).
-pub(crate) fn unescape(s: &str) -> String {
+fn unescape(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -98,18 +98,46 @@ pub(crate) fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Every field of one mountinfo line the sensor uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountInfoLine {
+    /// Mount id (what `statx(STATX_MNT_ID)` returns).
+    pub id: u64,
+    /// The superblock's device (`s_dev`).
+    pub major: u32,
+    pub minor: u32,
+    /// Mount point, octal escapes decoded.
+    pub mount_point: PathBuf,
+    pub fs_type: String,
+    /// Source, octal escapes decoded.
+    pub source: String,
+}
+
 /// Parses mountinfo text (`id parent maj:min root mount_point options [optional...] - type
-/// source super_options`); malformed lines are skipped.
+/// source super_options`), one line at a time; malformed lines are skipped.
+pub fn mountinfo_lines(text: &str) -> impl Iterator<Item = MountInfoLine> + '_ {
+    text.lines().filter_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let sep = fields.iter().skip(6).position(|f| *f == "-")? + 6;
+        let (major, minor) = fields.get(2)?.split_once(':')?;
+        Some(MountInfoLine {
+            id: fields.first()?.parse().ok()?,
+            major: major.parse().ok()?,
+            minor: minor.parse().ok()?,
+            mount_point: PathBuf::from(unescape(fields.get(4)?)),
+            fs_type: (*fields.get(sep + 1)?).to_owned(),
+            source: unescape(fields.get(sep + 2)?),
+        })
+    })
+}
+
+/// Mount points, types and sources of mountinfo text; malformed lines are skipped.
 pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
-    text.lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let sep = fields.iter().skip(6).position(|f| *f == "-")? + 6;
-            Some(MountEntry {
-                mount_point: PathBuf::from(unescape(fields.get(4)?)),
-                fs_type: (*fields.get(sep + 1)?).to_owned(),
-                source: unescape(fields.get(sep + 2)?),
-            })
+    mountinfo_lines(text)
+        .map(|l| MountEntry {
+            mount_point: l.mount_point,
+            fs_type: l.fs_type,
+            source: l.source,
         })
         .collect()
 }

@@ -24,7 +24,6 @@ use crate::kernel::{
     mounts,
     parents::candidates,
     privileges::{self, CAP_SYS_ADMIN, CAP_SYS_PTRACE, Privileges},
-    tracefs,
 };
 
 fn field(bytes: &[libc::c_char]) -> String {
@@ -222,27 +221,9 @@ pub fn tracepoints(root: Option<&Path>) -> Row {
             "not read: tracefs is not mounted",
         );
     };
-    let exec = match tracefs::read_format(root, "sched", "sched_process_exec") {
-        Ok(f) => f,
-        Err(e) => {
-            let hint = if e.to_string().contains("Permission denied") {
-                " (tracefs is root-only: the perf-tracepoint fallback needs root or \
-                 CAP_DAC_READ_SEARCH)"
-            } else {
-                ""
-            };
-            return Row::new(
-                "tracepoint formats",
-                Status::Info,
-                format!("sched/sched_process_exec: {e}{hint}"),
-            );
-        }
-    };
     let mut o = Offsets::default();
-    match tracefs::read_format(root, "sock", "inet_sock_set_state")
-        .and_then(|sock| tracefs::fill_tracepoint_offsets(&exec, &sock, &mut o))
-    {
-        Ok(()) => Row::new(
+    match loader::perf_offsets_at(root, &mut o) {
+        Ok(None) => Row::new(
             "tracepoint formats",
             Status::Info,
             format!("sched/sched_process_exec: filename={}", o.tp_exec_filename),
@@ -259,11 +240,20 @@ pub fn tracepoints(root: Option<&Path>) -> Row {
             o.tp_sk_daddr,
             o.tp_sk_daddr_v6
         )),
-        Err(e) => Row::new(
+        Ok(Some(problem)) => Row::new(
             "tracepoint formats",
             Status::Info,
-            format!("sock/inet_sock_set_state unusable through perf ({e})"),
+            format!("sock/inet_sock_set_state unusable through perf ({problem})"),
         ),
+        Err(e) => {
+            let hint = if e.is_permission() {
+                " (tracefs is root-only: the perf-tracepoint fallback needs root or \
+                 CAP_DAC_READ_SEARCH)"
+            } else {
+                ""
+            };
+            Row::new("tracepoint formats", Status::Info, format!("{e}{hint}"))
+        }
     }
 }
 

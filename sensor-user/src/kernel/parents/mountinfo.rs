@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::ident::kernel_dev_of;
+use crate::kernel::mounts;
 
 /// One mount: its id (what `statx(STATX_MNT_ID)` returns), the superblock's device in kernel
 /// encoding, and where it is mounted (octal escapes decoded).
@@ -17,22 +18,13 @@ pub struct Mount {
     pub mount_point: PathBuf,
 }
 
-/// Parses mountinfo text (`id parent major:minor root mount_point ...`); malformed lines are
-/// skipped.
+/// Parses mountinfo text ([`mounts::mountinfo_lines`]); malformed lines are skipped.
 pub fn parse(text: &str) -> Vec<Mount> {
-    text.lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let id = fields.next()?.parse().ok()?;
-            let _parent = fields.next()?;
-            let (major, minor) = fields.next()?.split_once(':')?;
-            let _root = fields.next()?;
-            let mount_point = PathBuf::from(crate::kernel::mounts::unescape(fields.next()?));
-            Some(Mount {
-                id,
-                dev: kernel_dev_of(major.parse().ok()?, minor.parse().ok()?),
-                mount_point,
-            })
+    mounts::mountinfo_lines(text)
+        .map(|l| Mount {
+            id: l.id,
+            dev: kernel_dev_of(l.major, l.minor),
+            mount_point: l.mount_point,
         })
         .collect()
 }
