@@ -211,7 +211,8 @@ impl Enricher {
                 .cloned();
             event.parent.name = file_name(&event.parent.executable);
             // sshd is long-lived: its command line and owner are read while it is verified.
-            if verified_proc_exe(&mut self.mounts, task.ppid, task.parent_exe).is_some() {
+            let parent_image = (task.parent_exe.dev, task.parent_exe.ino);
+            if self.mounts.is_exe(task.ppid, parent_image) == Some(true) {
                 event.parent.args = proc_cmdline(task.ppid);
                 event.parent.user_id = fs::metadata(format!("/proc/{}", task.ppid))
                     .ok()

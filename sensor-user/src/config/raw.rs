@@ -309,13 +309,10 @@ impl RawLog {
 
 impl RawSensor {
     fn validate(self, defaults: SensorSection) -> Result<SensorSection> {
-        let hooks = [
-            ("auto", ConnectHook::Auto),
-            ("raw-tracepoint", ConnectHook::RawTracepoint),
-            ("tracepoint", ConnectHook::Tracepoint),
-            ("fentry", ConnectHook::Fentry),
-            ("kprobe", ConnectHook::Kprobe),
-        ];
+        let hooks: Vec<(&str, ConnectHook)> = std::iter::once(ConnectHook::Auto)
+            .chain(ConnectHook::ALL)
+            .map(|h| (h.name(), h))
+            .collect();
         Ok(SensorSection {
             connect_hook: match &self.connect_hook {
                 Some(h) => one_of(h, "sensor.connect_hook", &hooks)?,

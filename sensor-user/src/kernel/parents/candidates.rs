@@ -25,20 +25,16 @@ pub const SSHD_SESSION_PATHS: &[&str] = &[
 /// The live default: [`SSHD`] and every [`SSHD_SESSION_PATHS`] entry, in that order (the
 /// order is the index the kernel reports, so it never changes while running).
 pub fn default_parents() -> Vec<String> {
-    std::iter::once(SSHD)
-        .chain(SSHD_SESSION_PATHS.iter().copied())
-        .map(str::to_owned)
-        .collect()
+    defaults().map(str::to_owned).collect()
+}
+
+fn defaults() -> impl Iterator<Item = &'static str> {
+    std::iter::once(SSHD).chain(SSHD_SESSION_PATHS.iter().copied())
 }
 
 /// True when `paths` is the live default: then absent entries are expected, not a mistake.
 pub fn is_default(paths: &[String]) -> bool {
-    paths.len() == 1 + SSHD_SESSION_PATHS.len()
-        && paths.first().is_some_and(|p| p == SSHD)
-        && paths[1..]
-            .iter()
-            .zip(SSHD_SESSION_PATHS)
-            .all(|(a, b)| a == b)
+    paths.iter().map(String::as_str).eq(defaults())
 }
 
 #[cfg(test)]

@@ -110,6 +110,10 @@ impl MountDevs {
     /// Whether `/proc/PID/exe` is the file the kernel identifies as `expected`.
     pub fn is_exe(&mut self, pid: u32, expected: KernelId) -> Option<bool> {
         let stx = statx(Path::new(&format!("/proc/{pid}/exe"))).ok()?;
+        if stx.stx_ino != expected.1 {
+            // Another file whatever its mount: no mount table can make it the expected one.
+            return Some(false);
+        }
         let table = format!("/proc/{pid}/mountinfo");
         let (id, cached) = self.lookup(&stx, Some(&table), false);
         if id == expected || !cached {

@@ -1,7 +1,7 @@
 //! Writing `PARENT_EXES`, and the one-shot fill the loader does before attaching. Resolving
 //! here reads the files and `/proc`, nothing else: no path string of another process counts.
 
-use std::{collections::BTreeSet, io, path::Path};
+use std::{collections::BTreeSet, path::Path};
 
 use aya::{Ebpf, maps::HashMap as BpfHashMap};
 use sensor_common::{ExeId, PARENT_EXES_MAX, names};
@@ -51,13 +51,16 @@ pub fn check_count(paths: &[String]) -> Result<(), TableError> {
     Ok(())
 }
 
-/// Resolves every path now (`None`: absent or unreadable, with why).
-pub fn resolve_all(paths: &[String]) -> Vec<io::Result<Ident>> {
+/// Resolves every path now (`None`: absent or unreadable).
+pub fn resolve_all(paths: &[String]) -> Vec<Option<Ident>> {
     let mounts = Mounts::read().unwrap_or_else(|e| {
         warn!(error = %e, "cannot read /proc/self/mountinfo: parent executables on btrfs or overlayfs may not be recognised");
         Mounts::empty()
     });
-    paths.iter().map(|p| mounts.resolve(Path::new(p))).collect()
+    paths
+        .iter()
+        .map(|p| mounts.resolve(Path::new(p)).ok())
+        .collect()
 }
 
 /// The `stat` identities among `wanted` that some process runs now (`/proc/PID/exe`, stat'ed
@@ -114,7 +117,7 @@ pub fn write(ebpf: &mut Ebpf, table: &Table) -> Result<(), TableError> {
 pub fn set_parents(ebpf: &mut Ebpf, paths: &[String]) -> Result<(), TableError> {
     check_count(paths)?;
     let mut state = Identities::new(paths.to_vec(), capacity());
-    state.update(resolve_all(paths).into_iter().map(Result::ok).collect());
+    state.update(resolve_all(paths));
     let table = state.table();
     write(ebpf, &table)?;
     debug!(

@@ -211,9 +211,7 @@ impl Watcher {
     pub fn refresh(&mut self, ebpf: &mut Ebpf, due: Due) {
         self.rewatch();
         let resolved = table::resolve_all(self.state.paths());
-        let mut changes = self
-            .state
-            .update(resolved.into_iter().map(Result::ok).collect());
+        let mut changes = self.state.update(resolved);
         let retained = self.state.retained_images();
         if !retained.is_empty() {
             let running = table::running_images(&retained);
