@@ -5,6 +5,9 @@
 //! test failed against the sensor before its defence landed (`SSHD_SENSOR_BIN` pointed at the
 //! old binary).
 
+#[path = "adversary/alerts.rs"]
 mod alerts;
+#[path = "adversary/context.rs"]
 mod context;
+#[path = "adversary/lineage.rs"]
 mod lineage;
