@@ -1,6 +1,7 @@
 //! The rule: its definition as data and the pure sequence engine.
 pub mod definition;
 pub mod engine;
+pub mod eql;
 pub mod exclusions;
 pub mod fasthash;
 
