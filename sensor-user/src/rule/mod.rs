@@ -4,5 +4,6 @@ pub mod engine;
 pub mod eql;
 pub mod exclusions;
 pub mod fasthash;
+pub mod file;
 
 pub use engine::{Engine, EngineStats, Limits, ParentHint, RuleConfig};
