@@ -1,4 +1,5 @@
 //! The rule: its definition as data and the pure sequence engine.
+pub mod compiled;
 pub mod definition;
 pub mod engine;
 pub mod eql;
