@@ -16,6 +16,11 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+#[path = "../../difftest/generator.rs"]
+#[expect(dead_code, reason = "only its random numbers are used here")]
+mod generator;
+
+use generator::Rng;
 use serde_json::json;
 use sshd_sensor::event::{Destination, Event, Process};
 use sshd_sensor::rule::compiled::CompiledRule;
@@ -42,22 +47,6 @@ fn profile(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
         "src/rule/profiles/persistence_ssh_netcon.{name}.toml"
     ))
-}
-
-/// xorshift64*, seeded per batch so a batch always holds the same events.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
 }
 
 const OS: &[&str] = &["linux", "linux", "linux", "Linux", "windows"];
@@ -241,18 +230,18 @@ fn generate(rng: &mut Rng, id: u64) -> (serde_json::Value, Event) {
         1..=3 => "exec",
         _ => "connection_attempted",
     };
-    let os = rng.pick(OS);
-    let kind = rng.pick(TYPES);
-    let parent = rng.pick(PARENTS);
+    let os = *rng.pick(OS);
+    let kind = *rng.pick(TYPES);
+    let parent = *rng.pick(PARENTS);
     let args: Vec<String> = (0..=(rng.next() % 4))
-        .map(|_| rng.pick(WORDS).to_owned())
+        .map(|_| (*rng.pick(WORDS)).to_owned())
         .collect();
     let command_line = args.join(" ");
-    let name = rng.pick(NAMES);
+    let name = *rng.pick(NAMES);
     let dir = if rng.next().is_multiple_of(2) {
-        rng.pick(DIRS)
+        *rng.pick(DIRS)
     } else {
-        rng.pick(NEAR_DIRS)
+        *rng.pick(NEAR_DIRS)
     };
     let executable = match rng.next() % 10 {
         0 => "/bin/yum".to_owned(),
@@ -260,7 +249,7 @@ fn generate(rng: &mut Rng, id: u64) -> (serde_json::Value, Event) {
         2 => dir.to_owned(),
         _ => format!("{dir}{name}"),
     };
-    let ip = rng.pick(IPS);
+    let ip = *rng.pick(IPS);
     let doc = json!({
         "id": id,
         "host": {"id": "h", "os": {"type": os}},
@@ -311,7 +300,7 @@ fn run_batch(
     first_id: u64,
     count: u64,
 ) -> (u64, u64) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let mut child = Command::new(python())
         .arg(repo_root().join("difftest/stage_oracle.py"))
         .arg(rule_path)
@@ -374,7 +363,7 @@ fn run_batch(
                 .filter(|i| ours[stage].binary_search(i).is_err())
                 .take(3)
                 .collect();
-            let mut rng = Rng(seed | 1);
+            let mut rng = Rng::new(seed);
             let show = |wanted: &[&u64], rng: &mut Rng| {
                 let mut docs = Vec::new();
                 for id in first_id..first_id + count {
@@ -390,7 +379,7 @@ fn run_batch(
                 stage + 1,
                 rule_path.display(),
                 show(&only_ours, &mut rng),
-                show(&only_theirs, &mut Rng(seed | 1)),
+                show(&only_theirs, &mut Rng::new(seed)),
             );
         }
     }
