@@ -91,6 +91,34 @@ impl Exclusions {
     }
 }
 
+/// Address ranges matched as `cidrmatch` matches them (after [`normalize_ip`], so an IPv6 range
+/// over `::ffff:0:0/96` also holds the IPv4 addresses it maps): the compiled rule's `cidrmatch`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpRanges {
+    v4: Intervals<u32>,
+    v6: Intervals<u128>,
+}
+
+impl IpRanges {
+    pub fn new(networks: impl IntoIterator<Item = IpNetwork>) -> Self {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for network in networks {
+            push_network(network, &mut v4, &mut v6);
+        }
+        Self {
+            v4: Intervals::new(v4),
+            v6: Intervals::new(v6),
+        }
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match normalize_ip(ip) {
+            IpAddr::V4(v4) => self.v4.contains(u32::from(v4)),
+            IpAddr::V6(v6) => self.v6.contains(u128::from(v6)),
+        }
+    }
+}
+
 /// Adds `network` as an inclusive interval; an IPv6 range that covers IPv4-mapped addresses also
 /// adds the IPv4 addresses it covers, since destinations are matched after [`normalize_ip`].
 fn push_network(network: IpNetwork, v4: &mut Vec<(u32, u32)>, v6: &mut Vec<(u128, u128)>) {

@@ -1,0 +1,246 @@
+use super::*;
+
+const V4: &str = include_str!("../profiles/persistence_ssh_netcon.v4.toml");
+
+fn f(name: &str, line: u32, col: u32) -> Field {
+    Field {
+        name: name.into(),
+        pos: Pos { line, col },
+    }
+}
+
+fn s(v: &str) -> Literal {
+    Literal::Str(v.into())
+}
+
+/// The query of a rule TOML, without a TOML parser (the loader's business).
+fn query_of(toml: &str) -> &str {
+    let start = toml.find("query = '''\n").expect("query") + "query = '''\n".len();
+    let len = toml[start..].find("'''").expect("end of query");
+    &toml[start..start + len]
+}
+
+#[test]
+fn a_minimal_sequence_parses_to_the_tree() {
+    let q = "sequence by host.id with maxspan=1s\n [process where a == \"x\"] by p\n [network where not b in (\"y\", null)] by q";
+    let seq = parse(q).expect("parses");
+    assert_eq!(seq.by, f("host.id", 1, 13));
+    assert_eq!(seq.maxspan_ns, 1_000_000_000);
+    assert_eq!(seq.stages.len(), 2);
+    assert_eq!(seq.stages[0].category, f("process", 2, 3));
+    assert_eq!(
+        seq.stages[0].condition,
+        Expr::Compare {
+            field: f("a", 2, 17),
+            value: s("x"),
+            negated: false
+        }
+    );
+    assert_eq!(seq.stages[0].by, f("p", 2, 30));
+    assert_eq!(
+        seq.stages[1].condition,
+        Expr::Not(Box::new(Expr::In {
+            field: f("b", 3, 21),
+            values: vec![s("y"), Literal::Null],
+            negated: false
+        }))
+    );
+}
+
+#[test]
+fn and_binds_tighter_than_or_and_not_tighter_than_and() {
+    let q = "sequence by h with maxspan=1s [process where a == \"1\" or not b == \"2\" and c != \"3\"] by p [network where d == 4] by q";
+    let seq = parse(q).expect("parses");
+    let Expr::Or(terms) = &seq.stages[0].condition else {
+        panic!("or at the top: {:?}", seq.stages[0].condition)
+    };
+    assert_eq!(terms.len(), 2);
+    let Expr::And(right) = &terms[1] else {
+        panic!("and under or: {:?}", terms[1])
+    };
+    assert!(matches!(right[0], Expr::Not(_)));
+    assert!(matches!(right[1], Expr::Compare { negated: true, .. }));
+    assert_eq!(
+        seq.stages[1].condition,
+        Expr::Compare {
+            field: f("d", 1, 105),
+            value: Literal::Int(4),
+            negated: false
+        }
+    );
+}
+
+#[test]
+fn like_tilde_not_in_cidrmatch_any_case_escapes_and_comments() {
+    let q = r#"sequence by h with maxspan=500ms
+  [process where x like~ (".*", "*.sh") // a comment, with "quotes" and ]
+     and y like "a\"b\\c\u{41}" /* block
+     comment */ and z not in ("n")] by p
+  [network where CIDRMATCH(destination.ip, "10.0.0.0/8", "::1")] by q"#;
+    let seq = parse(q).expect("parses");
+    assert_eq!(seq.maxspan_ns, 500_000_000);
+    let Expr::And(terms) = &seq.stages[0].condition else {
+        panic!("and: {:?}", seq.stages[0].condition)
+    };
+    assert_eq!(
+        terms[0],
+        Expr::Like {
+            field: f("x", 2, 18),
+            patterns: vec![".*".into(), "*.sh".into()],
+            insensitive: true
+        }
+    );
+    assert_eq!(
+        terms[1],
+        Expr::Like {
+            field: f("y", 3, 10),
+            patterns: vec!["a\"b\\cA".into()],
+            insensitive: false
+        }
+    );
+    assert!(matches!(&terms[2], Expr::In { negated: true, .. }));
+    assert_eq!(
+        seq.stages[1].condition,
+        Expr::CidrMatch {
+            field: f("destination.ip", 5, 28),
+            ranges: vec!["10.0.0.0/8".into(), "::1".into()]
+        }
+    );
+}
+
+#[test]
+fn both_reference_rules_parse() {
+    for (name, toml) in [
+        ("v4", V4),
+        (
+            "latest",
+            include_str!("../profiles/persistence_ssh_netcon.latest.toml"),
+        ),
+    ] {
+        let seq = parse(query_of(toml)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(seq.by.name, "host.id", "{name}");
+        assert_eq!(seq.maxspan_ns, 1_000_000_000, "{name}");
+        assert_eq!(seq.stages[0].by.name, "process.entity_id", "{name}");
+        assert_eq!(seq.stages[1].by.name, "process.parent.entity_id", "{name}");
+        assert_eq!(seq.stages[1].category.name, "network", "{name}");
+    }
+}
+
+/// Each refused query gives the place and a sentence; never a half-parsed tree.
+#[test]
+fn outside_the_subset_is_refused_where_it_starts() {
+    let cases: &[(&str, (u32, u32), &str)] = &[
+        ("process where true", (1, 1), "only sequence queries"),
+        (
+            "SEQUENCE by h with maxspan=1s [a where b == 1] by c [d where e == 1] by f",
+            (1, 1),
+            "lower case",
+        ),
+        (
+            "sequence with maxspan=1s [a where b == 1] by c [d where e == 1] by f",
+            (1, 26),
+            "needs `by",
+        ),
+        (
+            "sequence by h [a where b == 1] by c [d where e == 1] by f",
+            (1, 15),
+            "maxspan",
+        ),
+        (
+            "sequence by h with maxspan=1 [a where b == 1] by c [d where e == 1] by f",
+            (1, 28),
+            "not a duration",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b < 1] by c [d where e == 1] by f",
+            (1, 42),
+            "operator `<`",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b : \"x\"] by c [d where e == 1] by f",
+            (1, 42),
+            "operator `:`",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where length(b) == 1] by c [d where e == 1] by f",
+            (1, 40),
+            "function `length`",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == 1] by c",
+            (1, 52),
+            "two",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == 1] by c [d where e == 1] by f [g where h == 1] by i",
+            (1, 75),
+            "third stage",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == 1] by c [d where e == 1] by f | head 1",
+            (1, 75),
+            "pipes",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == 'x'] by c [d where e == 1] by f",
+            (1, 45),
+            "double quotes",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == \"x] by c",
+            (1, 45),
+            "unterminated string",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == \"\\q\"] by c [d where e == 1] by f",
+            (1, 46),
+            "unknown escape",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == c] by c [d where e == 1] by f",
+            (1, 45),
+            "comparing two fields",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b like ~ \"x\"] by c [d where e == 1] by f",
+            (1, 47),
+            "without a space",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b in~ (\"x\")] by c [d where e == 1] by f",
+            (1, 44),
+            "in~",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == 1] by c, d [d where e == 1] by f",
+            (1, 52),
+            "one join field",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == 1 /* open",
+            (1, 47),
+            "unterminated /*",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where (b == 1] by c [d where e == 1] by f",
+            (1, 47),
+            "expected `)`",
+        ),
+    ];
+    for (query, (line, col), says) in cases {
+        let err = parse(query).expect_err(query);
+        assert_eq!((err.pos.line, err.pos.col), (*line, *col), "{query}: {err}");
+        assert!(
+            err.message.contains(says),
+            "{query}: {err} (wanted {says:?})"
+        );
+    }
+}
+
+#[test]
+fn positions_shift_to_the_file() {
+    let err = EqlError::new(Pos { line: 1, col: 5 }, "x").shifted(Pos { line: 67, col: 1 });
+    assert_eq!(err.to_string(), "67:5: x");
+    let err = EqlError::new(Pos { line: 3, col: 2 }, "y").shifted(Pos { line: 67, col: 9 });
+    assert_eq!(err.to_string(), "69:2: y");
+}
