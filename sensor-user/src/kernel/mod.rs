@@ -4,6 +4,8 @@
 
 pub mod attach;
 pub mod btf;
+pub mod counters;
+pub mod exclusions;
 pub mod loader;
 pub mod mounts;
 pub mod object;
