@@ -41,21 +41,35 @@ pub static EXCLUDED_V4: LpmTrie<[u8; 4], u8> = LpmTrie::with_max_entries(EXCLUDE
 #[map]
 pub static EXCLUDED_V6: LpmTrie<[u8; 16], u8> = LpmTrie::with_max_entries(EXCLUDED_CIDRS_MAX, 0);
 
-/// Adds one to counter `cause` of this CPU; returns the value before, so a caller can report
-/// the first occurrence (0 -> 1) and stay silent afterwards.
+/// Adds one to counter `cause` of this CPU. The first time a failure or refusal counter of a
+/// CPU goes from 0 to 1 it also logs one line (aya-log); never again for that CPU and cause, so
+/// the log stays rare whatever the rate of failures (the counters say how many).
 #[inline(always)]
-pub fn count(cause: u32) -> u64 {
-    match COUNTERS.get_ptr_mut(cause) {
-        Some(slot) => {
-            // SAFETY: per-CPU slot, only this CPU writes it while this program runs.
-            unsafe {
-                let before = *slot;
-                *slot = before + 1;
-                before
-            }
-        }
-        None => 0,
+pub fn count(cause: u32) {
+    let Some(slot) = COUNTERS.get_ptr_mut(cause) else {
+        return;
+    };
+    // SAFETY: per-CPU slot, only this CPU writes it while this program runs.
+    let before = unsafe {
+        let before = *slot;
+        *slot = before + 1;
+        before
+    };
+    if before == 0 && cause != counter::EXCLUDED_CONNECT {
+        report_first(cause);
     }
+}
+
+/// The one log line of a counter's first occurrence on a CPU (a subprogram, so the logging
+/// code is not copied into every caller).
+#[inline(never)]
+fn report_first(cause: u32) {
+    aya_log_ebpf::warn!(
+        &(),
+        "kernel counter {} (see sensor_common::counter) went from 0 to 1 on this CPU; later \
+         occurrences are only counted",
+        cause
+    );
 }
 
 /// Counts a lost record (a failed ring-buffer reservation).

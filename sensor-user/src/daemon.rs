@@ -23,7 +23,7 @@ use crate::{
     host::Host,
     kernel::{
         counters::Counters,
-        exclusions,
+        exclusions, klog,
         loader::{self, LoadOptions},
         parents,
     },
@@ -246,6 +246,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         connect_hook,
         fork_lineage,
     } = sensor;
+    klog::spawn(&mut ebpf);
     let mut watcher = parents::Watcher::start(&mut ebpf, &config.rule.parent_executables);
     let host = Host::read();
     if host.id.is_none() {

@@ -332,6 +332,23 @@ fn a_flooding_session_does_not_delay_another_sessions_alert() {
         "{} of {TRIALS} real alerts were lost under the flood: {lost:?}\nlast stats: {stats}",
         lost.len()
     );
+    // The budget refused the flood's records, and the kernel said so once (aya-log), not per
+    // record.
+    let budget_lines = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("went from 0 to 1"))
+        .count();
+    assert!(
+        stats.contains("budget_exec=") && !stats.contains("budget_exec=0 ") && budget_lines >= 1,
+        "the flood spent no stage-1 budget, or the kernel did not report its first refusal; \
+         last stats: {stats}"
+    );
+    assert!(
+        budget_lines <= 64,
+        "the kernel logged {budget_lines} counter lines: it must log only the first occurrence \
+         per CPU and cause"
+    );
     assert!(
         worst < 1.0,
         "an alert arrived {worst:.3} s after its @timestamp under the flood (limit 1 s); delays \
