@@ -23,7 +23,7 @@ fn kernel_form(ip: IpAddr) -> (u16, [u8; 16]) {
 /// Addresses at and around every edge of `networks`, in every spelling the kernel can see.
 fn samples(networks: &[IpNetwork]) -> Vec<IpAddr> {
     let mut out = Vec::new();
-    let mut push_v4 = |a: u32, out: &mut Vec<IpAddr>| {
+    let push_v4 = |a: u32, out: &mut Vec<IpAddr>| {
         let v4 = Ipv4Addr::from(a);
         out.push(IpAddr::V4(v4));
         out.push(IpAddr::V6(v4.to_ipv6_mapped()));
