@@ -36,13 +36,15 @@ pub const STAGE1_MAX: u32 = 16384;
 /// such a child then falls back to its `real_parent`.
 pub const FORKS_MAX: u32 = 65536;
 
-/// Ring records a stage-1 process may cause at once (its own exec records, and its children's
-/// exec and connect records): the token bucket's depth. A session that floods spends its own
+/// Ring records of each kind (exec, connect) a stage-1 process may cause at once (its own exec
+/// records, and its children's exec and connect records): the depth of each of its two token
+/// buckets. A session that floods spends its own
 /// budget and no other session's; what the bucket refuses is counted per cause.
 pub const BUDGET_BURST: u64 = 256;
 /// The bucket's refill: one record every this many ns (256 records a second). A stage-1
 /// process causes records only within [`KERNEL_WINDOW_NS`] of its newest exec, so one window
-/// costs at most `BUDGET_BURST + KERNEL_WINDOW_NS / BUDGET_NS_PER_RECORD` (576) records.
+/// costs at most `BUDGET_BURST + KERNEL_WINDOW_NS / BUDGET_NS_PER_RECORD` (576) records of each
+/// kind.
 pub const BUDGET_NS_PER_RECORD: u64 = 1_000_000_000 / 256;
 
 /// Entries of each excluded-destination table (`EXCLUDED_V4`, `EXCLUDED_V6`): the rule's seed
@@ -139,12 +141,15 @@ pub struct Stage1 {
     pub start_ns: u64,
     /// `bpf_ktime_get_ns()` of its newest stage-1 exec.
     pub exec_ns: u64,
-    /// The record budget, a token bucket kept as "allowed since `budget_origin_ns`" minus
-    /// "used": `BUDGET_BURST + (now - budget_origin_ns) / BUDGET_NS_PER_RECORD - budget_used`
-    /// records remain. Charged with an atomic add (no fetch, so it verifies on 5.10); each
-    /// stage-1 exec caps the saved credit at `BUDGET_BURST`.
+    /// The record budget: two token buckets, one for exec records and one for connect records
+    /// (so a flood of execs, which ordinary scripts also make, cannot spend the budget of the
+    /// connects the rule is about), each kept as "allowed since `budget_origin_ns`" minus "used":
+    /// `BUDGET_BURST + (now - budget_origin_ns) / BUDGET_NS_PER_RECORD - *_used` records
+    /// remain. Charged with an atomic add (no fetch, so it verifies on 5.10); each stage-1 exec
+    /// caps the saved credit of both at `BUDGET_BURST`.
     pub budget_origin_ns: u64,
-    pub budget_used: u64,
+    pub exec_used: u64,
+    pub connect_used: u64,
 }
 
 /// A child forked by a recent stage-1 process (`FORKS`, keyed by the child's tgid): the parent
@@ -279,7 +284,7 @@ pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;
 
 const _: () = assert!(core::mem::size_of::<Header>() == 16);
-const _: () = assert!(core::mem::size_of::<Stage1>() == 32);
+const _: () = assert!(core::mem::size_of::<Stage1>() == 40);
 const _: () = assert!(core::mem::size_of::<Fork>() == 40);
 const _: () = assert!(core::mem::size_of::<Task>() == 88);
 const _: () = assert!(core::mem::size_of::<ExecEvent>() == 16 + 88 + 16 + FILENAME_LEN + ARGS_LEN);

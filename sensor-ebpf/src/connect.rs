@@ -31,7 +31,7 @@ use crate::{
     excluded,
     exec::bpf_ktime_get_ns_safe,
     maps::{EVENTS, count, count_drop},
-    stage1::{self, Recent},
+    stage1::{self, Bucket, Recent},
     task::{self, Parent},
 };
 
@@ -205,7 +205,7 @@ impl Lineage {
             count(counter::EXCLUDED_CONNECT);
             return;
         }
-        if !self.stage1.charge(self.now) {
+        if !self.stage1.charge(Bucket::Connect, self.now) {
             count(counter::BUDGET_CONNECT);
             return;
         }

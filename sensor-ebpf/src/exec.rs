@@ -34,7 +34,7 @@ use sensor_common::{
 use crate::{
     config::off,
     maps::{EVENTS, PARENT_EXES, count, count_drop},
-    stage1,
+    stage1::{self, Bucket},
     task::{self, Parent},
 };
 
@@ -108,7 +108,7 @@ fn try_exec(read_filename: impl FnOnce(&mut [u8; FILENAME_LEN]) -> u32) -> Resul
         let Some(stage1) = stage1::recent(&parent, now)? else {
             return Ok(());
         };
-        if !stage1.charge(now) {
+        if !stage1.charge(Bucket::Exec, now) {
             count(counter::BUDGET_EXEC);
             return Ok(());
         }

@@ -304,6 +304,12 @@ fn load_as(opts: &LoadOptions, kind: TracepointKind, base: Config) -> Result<Sen
     let [exec, exit, sock] = programs(kind, opts.empty_programs);
     // The fork hook first: a child forked between the exec hook's attachment and its own would
     // fall back to real_parent.
+    if kind == TracepointKind::Perf && !opts.empty_programs {
+        warn!(
+            "perf tracepoints have no fork hook: a child orphaned before it connects counts as \
+             its reaper's child and does not alert"
+        );
+    }
     let fork_lineage = kind != TracepointKind::Perf
         && !opts.empty_programs
         && {
