@@ -148,6 +148,24 @@ fn a_child_orphaned_before_it_connects_still_joins_its_shell() {
         (Some(shell), Some(stage1_entity.as_str())),
         "the recorded connect does not name the exited shell as its parent:\n{recorded}"
     );
+    // And replay recovers the alert from the recording.
+    let replay = cmd::run_bounded(
+        &mut sensor::command(&["replay", utf8(&recording), "--format", "json"]),
+        Duration::from_secs(30),
+    )
+    .expect_success();
+    let replayed: Vec<Value> = replay
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(
+        alert::about(&replayed, &orphan).len(),
+        1,
+        "replay of the recording does not give the orphan's alert once:\n{}\nstderr:\n{}",
+        replay.stdout,
+        replay.stderr
+    );
 }
 
 /// Seconds since the epoch of an RFC 3339 UTC timestamp `YYYY-MM-DDTHH:MM:SS[.frac]Z`.
