@@ -27,6 +27,62 @@ pub const COMM_LEN: usize = 16;
 /// 1 s maxspan, so the kernel passes a superset and userspace decides exactly.
 pub const KERNEL_WINDOW_NS: u64 = 1_250_000_000;
 
+/// Entries of `STAGE1`: stage-1 processes remembered at once (an LRU; an entry outlives its
+/// process for the rest of its window, then goes at the next exit or by LRU eviction).
+pub const STAGE1_MAX: u32 = 16384;
+
+/// Entries of `FORKS`: children forked by a recent stage-1 process, remembered until they exit
+/// (an LRU). A session keeping more children than this alive at once can push the oldest out;
+/// such a child then falls back to its `real_parent`.
+pub const FORKS_MAX: u32 = 65536;
+
+/// Ring records of each kind (exec, connect) a stage-1 process may cause at once (its own exec
+/// records, and its children's exec and connect records): the depth of each of its two token
+/// buckets. A session that floods spends its own
+/// budget and no other session's; what the bucket refuses is counted per cause.
+pub const BUDGET_BURST: u64 = 256;
+/// The bucket's refill: one record every this many ns (256 records a second). A stage-1
+/// process causes records only within [`KERNEL_WINDOW_NS`] of its newest exec, so one window
+/// costs at most `BUDGET_BURST + KERNEL_WINDOW_NS / BUDGET_NS_PER_RECORD` (576) records of each
+/// kind.
+pub const BUDGET_NS_PER_RECORD: u64 = 1_000_000_000 / 256;
+
+/// Entries of each excluded-destination table (`EXCLUDED_V4`, `EXCLUDED_V6`): the rule's seed
+/// ranges plus the user's `extra_excluded_cidrs`. Userspace refuses a configuration whose ranges
+/// do not fit.
+pub const EXCLUDED_CIDRS_MAX: u32 = 1024;
+
+/// Kernel-side counters (`COUNTERS`, one slot per cause, per CPU). Failures and refusals are
+/// counted, never silent; userspace sums them in its stats line.
+pub mod counter {
+    /// A ring-buffer reservation failed: the record is lost.
+    pub const RING_FULL: u32 = 0;
+    /// An exec record refused by its stage-1 process's budget.
+    pub const BUDGET_EXEC: u32 = 1;
+    /// A connect record refused by its stage-1 process's budget.
+    pub const BUDGET_CONNECT: u32 = 2;
+    /// A read of kernel memory (task, socket, tracepoint record) failed.
+    pub const READ_FAILED: u32 = 3;
+    /// Inserting into `STAGE1` failed.
+    pub const STAGE1_INSERT_FAILED: u32 = 4;
+    /// Inserting into `FORKS` failed.
+    pub const FORK_INSERT_FAILED: u32 = 5;
+    /// Connects to an excluded destination, dropped in the kernel (not a failure).
+    pub const EXCLUDED_CONNECT: u32 = 6;
+    /// Number of counters.
+    pub const COUNT: u32 = 7;
+    /// Each counter's name in the stats line, by index.
+    pub const NAMES: [&str; COUNT as usize] = [
+        "ring_full",
+        "budget_exec",
+        "budget_connect",
+        "read_failed",
+        "stage1_insert_failed",
+        "fork_insert_failed",
+        "kernel_excluded",
+    ];
+}
+
 /// Entries of `PARENT_EXES`: identities of parent executables the kernel can match at once.
 /// Userspace refuses a configuration with more parent executables, and reports (never
 /// silently drops) identities beyond it.
@@ -42,9 +98,13 @@ pub const TP_SK_NEWSTATE_FAST: u32 = 20;
 /// Names of maps and programs in the object; userspace reports a missing one as an error.
 pub mod names {
     pub const EVENTS: &str = "EVENTS";
-    pub const RINGBUF_DROPS: &str = "RINGBUF_DROPS";
     pub const PARENT_EXES: &str = "PARENT_EXES";
     pub const STAGE1: &str = "STAGE1";
+    pub const FORKS: &str = "FORKS";
+    pub const COUNTERS: &str = "COUNTERS";
+    pub const EXCLUDED_V4: &str = "EXCLUDED_V4";
+    pub const EXCLUDED_V6: &str = "EXCLUDED_V6";
+    pub const PROG_FORK_RAW: &str = "raw_sched_process_fork";
     pub const CONFIG: &str = "CONFIG";
     pub const PROG_EXEC_RAW: &str = "raw_sched_process_exec";
     pub const PROG_EXIT_RAW: &str = "raw_sched_process_exit";
@@ -81,6 +141,30 @@ pub struct Stage1 {
     pub start_ns: u64,
     /// `bpf_ktime_get_ns()` of its newest stage-1 exec.
     pub exec_ns: u64,
+    /// The record budget: two token buckets, one for exec records and one for connect records
+    /// (so a flood of execs, which ordinary scripts also make, cannot spend the budget of the
+    /// connects the rule is about), each kept as "allowed since `budget_origin_ns`" minus "used":
+    /// `BUDGET_BURST + (now - budget_origin_ns) / BUDGET_NS_PER_RECORD - *_used` records
+    /// remain. Charged with an atomic add (no fetch, so it verifies on 5.10); each stage-1 exec
+    /// caps the saved credit of both at `BUDGET_BURST`.
+    pub budget_origin_ns: u64,
+    pub exec_used: u64,
+    pub connect_used: u64,
+}
+
+/// A child forked by a recent stage-1 process (`FORKS`, keyed by the child's tgid): the parent
+/// that counts for the rule, fixed at fork, even after the child is reparented.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fork {
+    pub parent_tgid: u32,
+    pub _pad: u32,
+    /// The forking process's `group_leader->start_time`.
+    pub parent_start_ns: u64,
+    /// The forking process's executable at fork.
+    pub parent_exe: ExeId,
+    /// The child's `start_time`: the entry applies only to that process (pid reuse).
+    pub child_start_ns: u64,
 }
 
 /// The fields and offsets the programs need, read at start-up from `/sys/kernel/btf/vmlinux`
@@ -95,6 +179,10 @@ pub struct Config {
     pub task_tgid: u32,
     pub task_start_time: u32,
     pub task_mm: u32,
+    /// `task_struct.signal` (pointer) and `signal_struct.live` (atomic_t): the exit hook reads
+    /// `live` to know the thread group is dead (it is decremented before the tracepoint).
+    pub task_signal: u32,
+    pub signal_live: u32,
     // mm_struct
     pub mm_exe_file: u32,
     pub mm_arg_start: u32,
@@ -196,6 +284,8 @@ pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;
 
 const _: () = assert!(core::mem::size_of::<Header>() == 16);
+const _: () = assert!(core::mem::size_of::<Stage1>() == 40);
+const _: () = assert!(core::mem::size_of::<Fork>() == 40);
 const _: () = assert!(core::mem::size_of::<Task>() == 88);
 const _: () = assert!(core::mem::size_of::<ExecEvent>() == 16 + 88 + 16 + FILENAME_LEN + ARGS_LEN);
 const _: () = assert!(core::mem::size_of::<ConnectEvent>() == 16 + 88 + 8 + 16);
@@ -206,5 +296,6 @@ mod pod {
     // implicit padding (sizes asserted above).
     unsafe impl aya::Pod for super::ExeId {}
     unsafe impl aya::Pod for super::Stage1 {}
+    unsafe impl aya::Pod for super::Fork {}
     unsafe impl aya::Pod for super::Config {}
 }

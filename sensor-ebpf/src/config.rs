@@ -11,6 +11,8 @@ pub(crate) static CONFIG: Config = Config {
     task_tgid: 0,
     task_start_time: 0,
     task_mm: 0,
+    task_signal: 0,
+    signal_live: 0,
     mm_exe_file: 0,
     mm_arg_start: 0,
     mm_arg_end: 0,

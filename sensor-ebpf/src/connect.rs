@@ -12,20 +12,27 @@
 //! `tcp_connect` (called by both connect paths with the socket already in SYN_SENT), reading
 //! `sock_common` through BTF offsets.
 //!
-//! A connect is sent only when the connecting process's parent is a recent stage-1 process.
+//! A connect is sent only when the connecting process's parent (the process that forked it,
+//! [`Parent`]) is a recent stage-1 process, its destination is not one the rule excludes
+//! (`excluded.rs`), and that stage-1 process's record budget is not spent.
 
 use aya_ebpf::{
     EbpfContext,
+    helpers::bpf_get_current_pid_tgid,
     macros::{fentry, kprobe, raw_tracepoint, tracepoint},
     programs::{FEntryContext, ProbeContext, RawTracePointContext, TracePointContext},
 };
-use sensor_common::{AF_INET, AF_INET6, ConnectEvent, Header, KIND_CONNECT, TP_SK_NEWSTATE_FAST};
+use sensor_common::{
+    AF_INET, AF_INET6, ConnectEvent, Header, KIND_CONNECT, TP_SK_NEWSTATE_FAST, counter,
+};
 
 use crate::{
     config::off,
-    exec::{bpf_ktime_get_ns_safe, is_recent_stage1},
-    maps::{EVENTS, count_drop},
-    task,
+    excluded,
+    exec::bpf_ktime_get_ns_safe,
+    maps::{EVENTS, count, count_drop},
+    stage1::{self, Bucket, Recent},
+    task::{self, Parent},
 };
 
 const TCP_SYN_SENT: i32 = 2;
@@ -170,7 +177,8 @@ fn emit_from_sock(lineage: &Lineage, sk: *const u8) -> Result<(), i32> {
 struct Lineage {
     now: u64,
     current: *const u8,
-    parent: *const u8,
+    parent: Parent,
+    stage1: Recent,
 }
 
 impl Lineage {
@@ -178,18 +186,29 @@ impl Lineage {
     fn of_stage2_candidate() -> Result<Option<Lineage>, i32> {
         let now = bpf_ktime_get_ns_safe();
         let current = task::current();
-        let parent = task::parent_of(current)?;
-        let ppid = task::tgid_of(parent)?;
-        Ok(is_recent_stage1(parent, ppid, now).then_some(Lineage {
+        let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+        let parent = Parent::of(current, tgid)?;
+        Ok(stage1::recent(&parent, now)?.map(|stage1| Lineage {
             now,
             current,
             parent,
+            stage1,
         }))
     }
 
-    /// Sends the attempt to userspace (a failed reservation is counted).
+    /// Sends the attempt to userspace, unless the destination is excluded (decided here, so it
+    /// never reaches the ring) or the stage-1 process's budget is spent; a refusal and a failed
+    /// reservation are counted.
     #[inline(always)]
     fn emit(&self, family: u16, dport: u16, daddr: [u8; 16]) {
+        if excluded::destination(family, &daddr) {
+            count(counter::EXCLUDED_CONNECT);
+            return;
+        }
+        if !self.stage1.charge(Bucket::Connect, self.now) {
+            count(counter::BUDGET_CONNECT);
+            return;
+        }
         let Some(mut slot) = EVENTS.reserve::<ConnectEvent>(0) else {
             count_drop();
             return;
@@ -202,7 +221,7 @@ impl Lineage {
                 flags: 0,
                 ktime_ns: self.now,
             };
-            task::fill(&mut (*ev).task, self.current, self.parent);
+            task::fill(&mut (*ev).task, self.current, &self.parent);
             (*ev).family = family;
             (*ev).dport = dport;
             (*ev)._pad = 0;

@@ -1,6 +1,8 @@
 //! Hook: tracepoint `sched/sched_process_exec` (stable since Linux 3.4). It fires in the
-//! exec'ing task after the new image is committed, so `current` is the new image and its
-//! `real_parent` is the process that started it.
+//! exec'ing task after the new image is committed, so `current` is the new image; its parent is
+//! the process that forked it ([`Parent`]: from `FORKS` when a recent stage-1 process forked it,
+//! so a child orphaned before its exec still counts as that process's child; else
+//! `real_parent`).
 //!
 //! Two attachments, one body: the raw tracepoint (preferred, Linux 4.17+: a BPF link made by
 //! `BPF_RAW_TRACEPOINT_OPEN`, no `perf_event_open`, so `kernel.perf_event_paranoid` does not
@@ -12,7 +14,8 @@
 //! executable (device + inode of `mm->exe_file`) is one of the configured parent executables;
 //! it is then remembered in `STAGE1`. An exec whose parent is a recent stage-1 process is sent
 //! too (flag `EXEC_CHILD_OF_STAGE1`): it tells userspace which image a possible stage-2
-//! process runs. Everything else is dropped after two map lookups.
+//! process runs. Either record is charged to the stage-1 process's budget (`stage1.rs`).
+//! Everything else is dropped after a few map lookups.
 
 use aya_ebpf::{
     EbpfContext,
@@ -24,14 +27,15 @@ use aya_ebpf::{
     programs::{RawTracePointContext, TracePointContext},
 };
 use sensor_common::{
-    ARGS_LEN, EXEC_CHILD_OF_STAGE1, EXEC_STAGE1, ExecEvent, FILENAME_LEN, Header, KERNEL_WINDOW_NS,
-    KIND_EXEC, Stage1,
+    ARGS_LEN, EXEC_CHILD_OF_STAGE1, EXEC_STAGE1, ExecEvent, FILENAME_LEN, Header, KIND_EXEC,
+    counter,
 };
 
 use crate::{
     config::off,
-    maps::{EVENTS, PARENT_EXES, STAGE1, count_drop},
-    task,
+    maps::{EVENTS, PARENT_EXES, count, count_drop},
+    stage1::{self, Bucket},
+    task::{self, Parent},
 };
 
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
@@ -68,17 +72,6 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     0
 }
 
-/// Whether `parent` (tgid `ppid`) is a stage-1 process whose newest exec is recent.
-#[inline(always)]
-pub fn is_recent_stage1(parent: *const u8, ppid: u32, now: u64) -> bool {
-    // SAFETY: the value is copied out before any other map operation.
-    let Some(entry) = (unsafe { STAGE1.get(ppid) }).copied() else {
-        return false;
-    };
-    entry.start_ns == task::start_of(parent).unwrap_or(0)
-        && now.wrapping_sub(entry.exec_ns) <= KERNEL_WINDOW_NS
-}
-
 /// The common body. `read_filename` copies the exec'd path into its argument and returns the
 /// bytes used (0 when unreadable).
 #[inline(always)]
@@ -88,8 +81,11 @@ fn try_exec(read_filename: impl FnOnce(&mut [u8; FILENAME_LEN]) -> u32) -> Resul
     }
     let now = bpf_ktime_get_ns_safe();
     let current = task::current();
-    let parent = task::parent_of(current)?;
-    let parent_exe = task::exe_of(parent);
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    let parent = Parent::of(current, tgid).inspect_err(|_| {
+        count(counter::READ_FAILED);
+    })?;
+    let parent_exe = parent.exe();
 
     let mut flags = 0;
     let mut parent_index = u32::MAX;
@@ -100,21 +96,23 @@ fn try_exec(read_filename: impl FnOnce(&mut [u8; FILENAME_LEN]) -> u32) -> Resul
             parent_index = *index;
         }
     }
-    if flags == 0 {
-        let ppid = task::tgid_of(parent)?;
-        if !is_recent_stage1(parent, ppid, now) {
+    if flags & EXEC_STAGE1 != 0 {
+        let start_ns = task::start_of(current).inspect_err(|_| {
+            count(counter::READ_FAILED);
+        })?;
+        if !stage1::remember_exec(tgid, start_ns, now) {
+            count(counter::BUDGET_EXEC);
+            return Ok(());
+        }
+    } else {
+        let Some(stage1) = stage1::recent(&parent, now)? else {
+            return Ok(());
+        };
+        if !stage1.charge(Bucket::Exec, now) {
+            count(counter::BUDGET_EXEC);
             return Ok(());
         }
         flags |= EXEC_CHILD_OF_STAGE1;
-    }
-
-    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
-    if flags & EXEC_STAGE1 != 0 {
-        let entry = Stage1 {
-            start_ns: task::start_of(current)?,
-            exec_ns: now,
-        };
-        let _ = STAGE1.insert(tgid, entry, 0);
     }
 
     let Some(mut slot) = EVENTS.reserve::<ExecEvent>(0) else {
@@ -131,7 +129,7 @@ fn try_exec(read_filename: impl FnOnce(&mut [u8; FILENAME_LEN]) -> u32) -> Resul
             flags,
             ktime_ns: now,
         };
-        task::fill(&mut (*ev).task, current, parent);
+        task::fill(&mut (*ev).task, current, &parent);
         (*ev).parent_index = parent_index;
 
         (*ev).filename_len = read_filename(&mut (*ev).filename);

@@ -1,15 +1,16 @@
 //! Reads the current task, its thread-group leader and its parent through offsets from BTF:
 //! init-namespace ids, start times (for entity ids that survive pid reuse), and executable
 //! identity (`mm->exe_file->f_inode`: device and inode, what the image really is, never the
-//! string passed to exec).
+//! string passed to exec). [`Parent`] is the parent that counts for the rule: the process that
+//! forked the task (from `FORKS`) when the fork hook recorded it, else `real_parent`.
 
 use aya_ebpf::helpers::{
     bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid,
     bpf_probe_read_kernel,
 };
-use sensor_common::{ExeId, Task};
+use sensor_common::{ExeId, Fork, Task};
 
-use crate::config::off;
+use crate::{config::off, maps::FORKS};
 
 /// Reads a `T` at `base + off` in kernel memory.
 #[inline(always)]
@@ -75,9 +76,65 @@ pub fn current() -> *const u8 {
     unsafe { bpf_get_current_task() as *const u8 }
 }
 
-/// Fills `out` for the current task. `parent` is `parent_of(current())`.
+/// `task->signal->live`: the number of live threads of the task's thread group (0 once the
+/// last one is exiting).
 #[inline(always)]
-pub fn fill(out: &mut Task, task: *const u8, parent: *const u8) {
+pub fn live_threads(task: *const u8) -> Result<i32, i32> {
+    let signal = read_ptr(task, off!(task_signal))?;
+    // SAFETY: see `read`.
+    unsafe { read::<i32>(signal, off!(signal_live)) }
+}
+
+/// The parent of a task, as the rule sees it.
+pub enum Parent {
+    /// Recorded when a recent stage-1 process forked the task: valid after reparenting.
+    Forked(Fork),
+    /// `task->group_leader->real_parent`.
+    Live(*const u8),
+}
+
+impl Parent {
+    /// The parent of `task` (tgid `tgid`): its `FORKS` entry if that entry is about this very
+    /// process (same start time), else its live `real_parent`.
+    #[inline(always)]
+    pub fn of(task: *const u8, tgid: u32) -> Result<Parent, i32> {
+        // SAFETY: the value is copied out at once.
+        if let Some(fork) = unsafe { FORKS.get(tgid) }.copied()
+            && fork.child_start_ns == start_of(task)?
+        {
+            return Ok(Parent::Forked(fork));
+        }
+        Ok(Parent::Live(parent_of(task)?))
+    }
+
+    #[inline(always)]
+    pub fn tgid(&self) -> Result<u32, i32> {
+        match self {
+            Parent::Forked(fork) => Ok(fork.parent_tgid),
+            Parent::Live(task) => tgid_of(*task),
+        }
+    }
+
+    #[inline(always)]
+    pub fn start_ns(&self) -> Result<u64, i32> {
+        match self {
+            Parent::Forked(fork) => Ok(fork.parent_start_ns),
+            Parent::Live(task) => start_of(*task),
+        }
+    }
+
+    #[inline(always)]
+    pub fn exe(&self) -> ExeId {
+        match self {
+            Parent::Forked(fork) => fork.parent_exe,
+            Parent::Live(task) => exe_of(*task),
+        }
+    }
+}
+
+/// Fills `out` for the current task `task`, whose parent is `parent`.
+#[inline(always)]
+pub fn fill(out: &mut Task, task: *const u8, parent: &Parent) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let uid_gid = bpf_get_current_uid_gid();
     out.pid = pid_tgid as u32;
@@ -85,10 +142,10 @@ pub fn fill(out: &mut Task, task: *const u8, parent: *const u8) {
     out.uid = uid_gid as u32;
     out.gid = (uid_gid >> 32) as u32;
     out._pad = 0;
-    out.ppid = tgid_of(parent).unwrap_or(0);
+    out.ppid = parent.tgid().unwrap_or(0);
     out.start_ns = start_of(task).unwrap_or(0);
-    out.parent_start_ns = start_of(parent).unwrap_or(0);
+    out.parent_start_ns = parent.start_ns().unwrap_or(0);
     out.exe = exe_of(task);
-    out.parent_exe = exe_of(parent);
+    out.parent_exe = parent.exe();
     out.comm = bpf_get_current_comm().unwrap_or([0; 16]);
 }

@@ -22,6 +22,8 @@ use crate::{
     event::Alert,
     host::Host,
     kernel::{
+        counters::Counters,
+        exclusions, klog,
         loader::{self, LoadOptions},
         parents,
     },
@@ -143,7 +145,11 @@ impl Pipeline {
         self.stats.output_errors += self.sinks.write(alert);
     }
 
-    fn log_stats(&self, drops: u64) {
+    /// The stats line: the pipeline's and the engine's counters, and the kernel's
+    /// (`ringbuf_drops` plus every cause of [`sensor_common::counter`], summed over the CPUs).
+    fn log_stats(&mut self, counters: &Counters) {
+        let kernel = counters.read();
+        self.stats.ringbuf_drops = kernel.ringbuf_drops();
         let e = self.engine.stats();
         info!(
             records = self.stats.records,
@@ -153,9 +159,13 @@ impl Pipeline {
             alerts = e.alerts,
             suppressed = self.stats.suppressed,
             pending = e.pending,
-            ringbuf_drops = drops,
+            expired = e.expired,
+            evicted = e.evicted,
+            ringbuf_drops = self.stats.ringbuf_drops,
             decode_errors = self.stats.decode_errors,
             output_errors = self.stats.output_errors,
+            record_errors = self.stats.record_errors,
+            kernel = %kernel,
             "stats"
         );
     }
@@ -213,6 +223,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let sinks = open_sinks(&config)?;
     let sensor = loader::load(&LoadOptions {
         parent_executables: config.rule.parent_executables.clone(),
+        extra_excluded_cidrs: config.rule.extra_excluded_cidrs.clone(),
         tracepoints: opts
             .overrides
             .tracepoints
@@ -230,10 +241,12 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let loader::Sensor {
         mut ebpf,
         ring,
-        drops,
+        counters,
         tracepoints,
         connect_hook,
+        fork_lineage,
     } = sensor;
+    klog::spawn(&mut ebpf);
     let mut watcher = parents::Watcher::start(&mut ebpf, &config.rule.parent_executables);
     let host = Host::read();
     if host.id.is_none() {
@@ -256,6 +269,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     info!(
         tracepoints = %tracepoints,
         connect_hook = %connect_hook,
+        fork_lineage,
         parents = ?config.rule.parent_executables,
         empty_programs = opts.empty_programs,
         "ready: all programs attached"
@@ -286,10 +300,15 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                         if new.sensor.connect_hook != config.sensor.connect_hook {
                             warn!("the connect hook is chosen at start-up; restart to change it");
                         }
-                        // Always re-resolved, changed or not: SIGHUP also picks up replaced files.
-                        match watcher.reload(&mut ebpf, &new.rule.parent_executables) {
-                            Err(e) => error!("SIGHUP: new parent executables refused, keeping the running configuration: {e}"),
-                            Ok(()) => {
+                        // Always re-resolved, changed or not: SIGHUP also picks up replaced
+                        // files. The excluded ranges are checked to fit before anything changes.
+                        let applied = exclusions::Table::new(&new.rule.extra_excluded_cidrs)
+                            .map_err(|e| e.to_string())
+                            .and_then(|_| watcher.reload(&mut ebpf, &new.rule.parent_executables).map_err(|e| e.to_string()))
+                            .and_then(|()| exclusions::sync(&mut ebpf, &new.rule.extra_excluded_cidrs).map_err(|e| e.to_string()));
+                        match applied {
+                            Err(e) => error!("SIGHUP: new parent executables or excluded ranges refused, keeping the running configuration: {e}"),
+                            Ok(_) => {
                                 pipeline.reconfigure(&new);
                                 config = new;
                                 info!("SIGHUP: configuration reloaded");
@@ -310,10 +329,10 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 let _ = notify::notify("READY=1");
             }
             due = watcher.due() => watcher.refresh(&mut ebpf, due),
-            _ = sigusr1.recv() => pipeline.log_stats(loader::ringbuf_drops(&drops)),
+            _ = sigusr1.recv() => pipeline.log_stats(&counters),
             _ = ticker.tick() => {
                 report_suppressed(pipeline.cap.take_pending_summary());
-                pipeline.log_stats(loader::ringbuf_drops(&drops));
+                pipeline.log_stats(&counters);
             }
         }
     }
@@ -325,8 +344,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         pipeline.record(&item);
     }
     report_suppressed(pipeline.cap.take_pending_summary());
-    pipeline.stats.ringbuf_drops = loader::ringbuf_drops(&drops);
-    pipeline.log_stats(pipeline.stats.ringbuf_drops);
+    pipeline.log_stats(&counters);
     drop(ring);
     drop(ebpf);
     info!("stopped: programs detached");

@@ -223,11 +223,19 @@ impl RawRule {
             None => defaults.parent_executables,
         };
         let extra_excluded_cidrs = match self.extra_excluded_cidrs {
-            Some(list) => list
-                .into_inner()
-                .into_iter()
-                .map(cidr)
-                .collect::<Result<_>>()?,
+            Some(list) => {
+                let span = list.span();
+                let cidrs: Vec<IpNetwork> = list
+                    .into_inner()
+                    .into_iter()
+                    .map(cidr)
+                    .collect::<Result<_>>()?;
+                // The kernel decides these too: they must fit its tables.
+                if let Err(e) = crate::kernel::exclusions::Table::new(&cidrs) {
+                    return invalid(span, e.to_string());
+                }
+                cidrs
+            }
             None => defaults.extra_excluded_cidrs,
         };
         let extra_excluded_names = match self.extra_excluded_names {

@@ -11,13 +11,16 @@ use aya::{
     Ebpf, EbpfLoader,
     maps::{MapData, PerCpuArray, RingBuf},
 };
+use ipnetwork::IpNetwork;
 use sensor_common::{Config, names};
 use tracing::{info, warn};
 
 pub use super::attach::{ConnectHook, TracepointKind};
 use super::{
     attach::{self, AttachError, connect_candidates, tracepoint_candidates},
-    btf, mounts, object, parents,
+    btf,
+    counters::Counters,
+    exclusions, mounts, object, parents,
     privileges::Privileges,
     tracefs,
 };
@@ -54,6 +57,8 @@ pub enum LoadError {
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
     pub parent_executables: Vec<String>,
+    /// The user's extra excluded ranges, for the kernel's excluded-destination tables.
+    pub extra_excluded_cidrs: Vec<IpNetwork>,
     /// How the exec and exit programs attach.
     pub tracepoints: TracepointKind,
     pub connect_hook: ConnectHook,
@@ -65,9 +70,13 @@ pub struct LoadOptions {
 pub struct Sensor {
     pub ebpf: Ebpf,
     pub ring: RingBuf<MapData>,
-    pub drops: PerCpuArray<MapData, u64>,
+    pub counters: Counters,
     /// How the exec and exit programs attached (never `Auto`).
     pub tracepoints: TracepointKind,
+    /// Whether the fork hook is attached: only then does a child orphaned before its exec or
+    /// connect still count as its stage-1 parent's child (raw tracepoints only; with perf
+    /// tracepoints the parent is `real_parent`).
+    pub fork_lineage: bool,
     pub connect_hook: ConnectHook,
 }
 
@@ -289,8 +298,32 @@ fn load_as(opts: &LoadOptions, kind: TracepointKind, base: Config) -> Result<Sen
         .map_err(|e| classify("loading the eBPF object", &e))?;
 
     parents::set_parents(&mut ebpf, &opts.parent_executables).map_err(LoadError::from)?;
+    exclusions::sync(&mut ebpf, &opts.extra_excluded_cidrs)
+        .map_err(|e| LoadError::Other(e.to_string()))?;
 
     let [exec, exit, sock] = programs(kind, opts.empty_programs);
+    // The fork hook first: a child forked between the exec hook's attachment and its own would
+    // fall back to real_parent.
+    if kind == TracepointKind::Perf && !opts.empty_programs {
+        warn!(
+            "perf tracepoints have no fork hook: a child orphaned before it connects counts as \
+             its reaper's child and does not alert"
+        );
+    }
+    let fork_lineage = kind != TracepointKind::Perf
+        && !opts.empty_programs
+        && {
+            match attach::raw_tracepoint(&mut ebpf, names::PROG_FORK_RAW, "sched_process_fork") {
+                Ok(()) => true,
+                Err(e) => {
+                    warn!(
+                        reason = %e,
+                        "the fork hook did not attach: a child orphaned before it connects counts as                      its reaper's child"
+                    );
+                    false
+                }
+            }
+        };
     attach_kind(&mut ebpf, kind, exec, "sched", "sched_process_exec")
         .map_err(Attempt::Unavailable)?;
     attach_kind(&mut ebpf, kind, exit, "sched", "sched_process_exit")
@@ -317,17 +350,20 @@ fn load_as(opts: &LoadOptions, kind: TracepointKind, base: Config) -> Result<Sen
             .ok_or(LoadError::Missing(names::EVENTS))?,
     )
     .map_err(|e| classify("the ring buffer", &e))?;
-    let drops = PerCpuArray::try_from(
-        ebpf.take_map(names::RINGBUF_DROPS)
-            .ok_or(LoadError::Missing(names::RINGBUF_DROPS))?,
-    )
-    .map_err(|e| classify("the drop counters", &e))?;
-    info!(tracepoints = %kind, connect_hook = %connect_hook, "programs attached");
+    let counters = Counters::new(
+        PerCpuArray::try_from(
+            ebpf.take_map(names::COUNTERS)
+                .ok_or(LoadError::Missing(names::COUNTERS))?,
+        )
+        .map_err(|e| classify("the kernel counters", &e))?,
+    );
+    info!(tracepoints = %kind, connect_hook = %connect_hook, fork_lineage, "programs attached");
     Ok(Sensor {
         ebpf,
         ring,
-        drops,
+        counters,
         tracepoints: kind,
+        fork_lineage,
         connect_hook,
     })
 }
@@ -391,14 +427,6 @@ pub fn choose_connect_hook(
         }
     }
     Err(LoadError::NoConnectHook(failures.join("; ")))
-}
-
-/// Sum of the per-CPU ring-buffer reservation failures.
-pub fn ringbuf_drops(drops: &PerCpuArray<MapData, u64>) -> u64 {
-    drops
-        .get(&0, 0)
-        .map(|values| values.iter().sum())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

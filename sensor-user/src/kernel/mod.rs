@@ -4,6 +4,9 @@
 
 pub mod attach;
 pub mod btf;
+pub mod counters;
+pub mod exclusions;
+pub mod klog;
 pub mod loader;
 pub mod mounts;
 pub mod object;

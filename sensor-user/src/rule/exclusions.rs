@@ -23,6 +23,26 @@ pub fn normalize_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Every destination range the rule excludes: the seed's ranges and `0.0.0.0`, then the user's
+/// extra ranges. [`Exclusions`] and the kernel's excluded-destination tables
+/// (`kernel::exclusions`) are both built from this one list.
+pub fn excluded_networks(extra_cidrs: &[IpNetwork]) -> Vec<IpNetwork> {
+    let seed = EXCLUDED_CIDRS.iter().chain(std::iter::once(&EXCLUDED_IP));
+    let mut networks = Vec::with_capacity(EXCLUDED_CIDRS.len() + 1 + extra_cidrs.len());
+    for spec in seed {
+        // ipnetwork reads a bare address as a full-length prefix ("::1" is ::1/128) and std's
+        // IPv6 parser accepts upper-case hex ("FE80::/10").
+        match IpNetwork::from_str(spec) {
+            Ok(network) => networks.push(network),
+            // Unreachable: the seed is a constant and `tests::seed_ranges_all_parse` proves
+            // every entry parses. Skipping one would only widen what alerts.
+            Err(_) => debug_assert!(false, "seed range {spec:?} does not parse"),
+        }
+    }
+    networks.extend_from_slice(extra_cidrs);
+    networks
+}
+
 /// The rule's stage-2 exclusions, ready to answer on the hot path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exclusions {
@@ -51,20 +71,8 @@ impl Exclusions {
     ) -> Self {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
-        let seed = EXCLUDED_CIDRS.iter().chain(std::iter::once(&EXCLUDED_IP));
-        for spec in seed {
-            // ipnetwork reads a bare address as a full-length prefix ("::1" is ::1/128) and
-            // std's IPv6 parser accepts upper-case hex ("FE80::/10").
-            let Ok(network) = IpNetwork::from_str(spec) else {
-                // Unreachable: the seed is a constant and `tests::seed_ranges_all_parse` proves
-                // every entry parses. Skipping one would only widen what alerts.
-                debug_assert!(false, "seed range {spec:?} does not parse");
-                continue;
-            };
+        for network in excluded_networks(extra_cidrs) {
             push_network(network, &mut v4, &mut v6);
-        }
-        for network in extra_cidrs {
-            push_network(*network, &mut v4, &mut v6);
         }
         Self {
             v4: Intervals::new(v4),

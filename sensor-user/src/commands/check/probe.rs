@@ -330,6 +330,7 @@ pub fn attach(probe: AttachProbe, parents: &[String], p: Privileges) -> Row {
     }
     let opts = LoadOptions {
         parent_executables: parents.to_vec(),
+        extra_excluded_cidrs: Vec::new(),
         tracepoints: probe.tracepoints,
         connect_hook: probe.connect_hook,
         empty_programs: false,
@@ -343,8 +344,15 @@ pub fn attach(probe: AttachProbe, parents: &[String], p: Privileges) -> Row {
     };
     let row = match loader::load(&opts) {
         Ok(sensor) => {
+            let lineage = if sensor.fork_lineage {
+                "fork hook attached: a child keeps its forking parent after being orphaned"
+            } else {
+                "no fork hook (it needs raw tracepoints): a child orphaned before it connects \
+                 counts as its reaper's child and does not alert"
+            };
             let detail = format!(
-                "loads and attaches (exec/exit: {} tracepoints, connect: {}; detached again)",
+                "loads and attaches (exec/exit: {} tracepoints, connect: {}; {lineage}; detached \
+                 again)",
                 sensor.tracepoints, sensor.connect_hook
             );
             drop(sensor);

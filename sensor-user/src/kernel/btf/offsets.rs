@@ -38,7 +38,7 @@ fn checked(btf: &Btf, struct_name: &str, path: &str, expect: Expect) -> Result<u
     })
 }
 
-/// Fills the kernel-structure offsets of `cfg` (task, mm, file, inode, super_block,
+/// Fills the kernel-structure offsets of `cfg` (task, signal, mm, file, inode, super_block,
 /// linux_binprm, sock and sock_common members) from `btf`, checking each member's size or pointer-ness against what
 /// the eBPF programs read (a 64-bit kernel is assumed). The `skc_*` offsets are offsets within
 /// `struct sock`, whose first member `__sk_common` must be a `struct sock_common` at offset 0.
@@ -50,6 +50,8 @@ pub fn fill_btf_offsets(btf: &Btf, out: &mut Config) -> Result<()> {
     cfg.task_tgid = checked(btf, "task_struct", "tgid", Bytes(4))?;
     cfg.task_start_time = checked(btf, "task_struct", "start_time", Bytes(8))?;
     cfg.task_mm = checked(btf, "task_struct", "mm", Pointer)?;
+    cfg.task_signal = checked(btf, "task_struct", "signal", Pointer)?;
+    cfg.signal_live = checked(btf, "signal_struct", "live", Bytes(4))?;
     cfg.mm_exe_file = checked(btf, "mm_struct", "exe_file", Pointer)?;
     cfg.mm_arg_start = checked(btf, "mm_struct", "arg_start", Bytes(8))?;
     cfg.mm_arg_end = checked(btf, "mm_struct", "arg_end", Bytes(8))?;

@@ -382,7 +382,16 @@ fn kernel_like_blob(common_at: u32) -> Vec<u8> {
             ("group_leader", void_p, 24 * 8),
             ("start_time", u64t, 32 * 8),
             ("mm", void_p, 40 * 8),
+            ("signal", void_p, 48 * 8),
         ],
+    );
+    let int_t = b.int("int", 4);
+    let atomic = b.strukt("", 4, &[("counter", int_t, 0)]);
+    let atomic_t = b.typedef("atomic_t", atomic);
+    b.strukt(
+        "signal_struct",
+        32,
+        &[("nr_threads", int_t, 0), ("live", atomic_t, 8 * 8)],
     );
     let anon = b.strukt("", 16, &[("exe_file", void_p, 0), ("arg_start", u64t, 64)]);
     b.strukt(
@@ -438,6 +447,7 @@ fn fills_config_from_kernel_like_btf() {
         (8, 16, 24)
     );
     assert_eq!((cfg.task_start_time, cfg.task_mm), (32, 40));
+    assert_eq!((cfg.task_signal, cfg.signal_live), (48, 8));
     assert_eq!(
         (cfg.mm_exe_file, cfg.mm_arg_start, cfg.mm_arg_end),
         (16, 24, 32)
@@ -505,6 +515,7 @@ fn real_vmlinux_offsets_are_plausible() {
             cfg.task_tgid,
             cfg.task_start_time,
             cfg.task_mm,
+            cfg.task_signal,
         ],
         &[cfg.mm_exe_file, cfg.mm_arg_start, cfg.mm_arg_end],
         &[cfg.inode_i_ino, cfg.inode_i_sb],
