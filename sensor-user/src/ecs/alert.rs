@@ -150,18 +150,26 @@ fn missing_fields(p: &crate::event::Process) -> Vec<Value> {
         .collect()
 }
 
-/// `sshd_sensor.session`: the SSH login behind the chain.
+/// `sshd_sensor.session`: the SSH login behind the chain, from what the user cannot write
+/// (see [`Session`](crate::event::Session)): `client` and `server` are the two ends of sshd's
+/// own TCP connection, `user` the name of the stage-1 process's uid. What could not be learned
+/// is named under `missing`.
 fn session_fields(s: &crate::event::Session) -> Value {
     let mut out = Map::new();
-    let mut client = Map::new();
-    if let Some(ip) = s.client_ip {
-        client.insert("ip".into(), ip.to_string().into());
-    }
-    if let Some(port) = s.client_port {
-        client.insert("port".into(), port.into());
-    }
-    if !client.is_empty() {
-        out.insert("client".into(), client.into());
+    for (end, ip, port) in [
+        ("client", s.client_ip, s.client_port),
+        ("server", s.server_ip, s.server_port),
+    ] {
+        let mut m = Map::new();
+        if let Some(ip) = ip {
+            m.insert("ip".into(), ip.to_string().into());
+        }
+        if let Some(port) = port {
+            m.insert("port".into(), port.into());
+        }
+        if !m.is_empty() {
+            out.insert(end.into(), m.into());
+        }
     }
     if let Some(user) = &s.user {
         out.insert("user".into(), user.clone().into());
