@@ -77,8 +77,8 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
 /// Images by (tgid, start).
 pub type ProcessCache = Bounded<(u32, u64), Image>;
 
-/// Trusted sessions by the sshd process's (pid, start); `None`: looked up, nothing found.
-pub type SessionCache = Bounded<(u32, u64), Option<Session>>;
+/// Trusted sessions by the sshd process's (pid, start), once its monitor confirmed them.
+pub type SessionCache = Bounded<(u32, u64), Session>;
 
 /// User names by uid; `None`: no such user.
 pub type UserCache = Bounded<u32, Option<String>>;

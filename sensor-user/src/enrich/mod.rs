@@ -192,24 +192,27 @@ impl<P: ProcFs> Enricher<P> {
     }
 
     /// The login a stage-1 process serves: the connection of its sshd parent (cached per sshd
-    /// process) and the name of the stage-1 process's own uid as the kernel reported it.
+    /// process when its monitor confirms it) and the name of the stage-1 process's own uid as the kernel reported it.
     fn session(&mut self, task: &Task) -> Session {
         let sshd = (task.ppid, task.parent_start_ns);
         let connection = match self.sessions.get(&sshd) {
-            Some(known) => known.clone(),
+            Some(known) => Some(known.clone()),
             None => {
                 let found =
-                    session::connection(&mut self.proc, task.ppid, kernel_id(task.parent_exe)).map(
-                        |c| Session {
-                            client_ip: Some(c.client.0),
-                            client_port: Some(c.client.1),
-                            server_ip: Some(c.server.0),
-                            server_port: Some(c.server.1),
-                            user: None,
-                        },
-                    );
-                self.sessions.insert(sshd, found.clone());
-                found
+                    session::connection(&mut self.proc, task.ppid, kernel_id(task.parent_exe));
+                let session = found.map(|c| Session {
+                    client_ip: Some(c.client.0),
+                    client_port: Some(c.client.1),
+                    server_ip: Some(c.server.0),
+                    server_port: Some(c.server.1),
+                    user: None,
+                });
+                if let Some(s) = &session
+                    && found.is_some_and(|c| c.lasting)
+                {
+                    self.sessions.insert(sshd, s.clone());
+                }
+                session
             }
         };
         Session {

@@ -22,6 +22,10 @@ use crate::{kernel::parents::ident::KernelId, rule::exclusions::normalize_ip};
 pub struct Connection {
     pub client: (IpAddr, u16),
     pub server: (IpAddr, u16),
+    /// The monitor holds it too: this process serves this connection for its whole life, so
+    /// the answer may be cached. A lone socket may be transient (the listener between
+    /// `accept` and handing the connection over), so it is looked up again next time.
+    pub lasting: bool,
 }
 
 /// `st` of an ESTABLISHED socket in `/proc/net/tcp`.
@@ -44,7 +48,10 @@ pub fn connection(proc: &mut impl ProcFs, sshd: u32, image: KernelId) -> Option<
             .filter(|(inode, _)| theirs.contains(inode))
             .collect();
         if let [(_, c)] = shared[..] {
-            return Some(*c);
+            return Some(Connection {
+                lasting: true,
+                ..*c
+            });
         }
     }
     match own[..] {
@@ -95,6 +102,7 @@ pub fn parse_line(line: &str) -> Option<(u64, Connection)> {
         Connection {
             server: endpoint(local)?,
             client: endpoint(remote)?,
+            lasting: false,
         },
     ))
 }
@@ -222,12 +230,16 @@ mod tests {
         let c = connection(&mut fake, 11, SSHD).expect("connection");
         assert_eq!(c.client, (ip("192.0.2.7"), 51234));
         assert_eq!(c.server, (ip("10.0.0.5"), 22));
+        assert!(c.lasting);
     }
 
     #[test]
     fn a_lone_established_socket_is_the_connection_and_several_are_ambiguous() {
         let mut lone = host(vec![500, 502], vec![]);
-        assert!(connection(&mut lone, 11, SSHD).is_some());
+        assert_eq!(
+            connection(&mut lone, 11, SSHD).map(|c| c.lasting),
+            Some(false)
+        );
         let mut ambiguous = host(vec![500, 501], vec![]);
         assert_eq!(connection(&mut ambiguous, 11, SSHD), None);
         // A monitor running another image does not count.
