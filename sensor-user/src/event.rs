@@ -18,6 +18,8 @@ pub struct Process {
     /// File name of `executable` (not `comm`).
     pub name: Option<String>,
     pub args: Option<Vec<String>>,
+    /// `args` is not the whole argv (the kernel's or the `/proc` read's bound cut it).
+    pub args_truncated: bool,
     pub user_id: Option<u32>,
     pub user_name: Option<String>,
     pub group_id: Option<u32>,
@@ -33,38 +35,18 @@ pub struct Destination {
     pub port: Option<u16>,
 }
 
-/// The SSH login a process belongs to, read from its environment (`SSH_CONNECTION`, `USER`)
-/// when the stage-1 process starts. Absent pieces stay `None`.
+/// The SSH login a stage-1 process serves, from what the logged-in user cannot write: the
+/// client and server ends of the TCP socket of the sshd process that started it, and the name
+/// of its kernel-reported uid (never `SSH_CONNECTION` or `USER`, which the user sets). Absent
+/// pieces stay `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Session {
     pub client_ip: Option<IpAddr>,
     pub client_port: Option<u16>,
     pub server_ip: Option<IpAddr>,
     pub server_port: Option<u16>,
-    /// The login user (`USER`).
+    /// The login user: the name of the stage-1 process's uid.
     pub user: Option<String>,
-}
-
-impl Session {
-    /// Parses a NUL-separated environment block (as in `/proc/PID/environ`).
-    pub fn from_environ(environ: &[u8]) -> Option<Session> {
-        let mut session = Session::default();
-        let mut found = false;
-        for var in environ.split(|&b| b == 0) {
-            let var = String::from_utf8_lossy(var);
-            if let Some(value) = var.strip_prefix("SSH_CONNECTION=") {
-                let mut parts = value.split_whitespace();
-                session.client_ip = parts.next().and_then(|p| p.parse().ok());
-                session.client_port = parts.next().and_then(|p| p.parse().ok());
-                session.server_ip = parts.next().and_then(|p| p.parse().ok());
-                session.server_port = parts.next().and_then(|p| p.parse().ok());
-                found = true;
-            } else if let Some(value) = var.strip_prefix("USER=") {
-                session.user = Some(value.to_owned());
-            }
-        }
-        found.then_some(session)
-    }
 }
 
 /// One event, as the rule sees it.
@@ -123,20 +105,4 @@ impl Event {
 pub struct Alert {
     pub stage1: Arc<Event>,
     pub stage2: Arc<Event>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_from_environ() {
-        let env = b"HOME=/home/a\0USER=alice\0SSH_CONNECTION=192.0.2.7 51234 10.0.0.5 22\0";
-        let s = Session::from_environ(env).expect("session");
-        assert_eq!(s.client_ip, Some("192.0.2.7".parse().expect("ip")));
-        assert_eq!(s.client_port, Some(51234));
-        assert_eq!(s.server_port, Some(22));
-        assert_eq!(s.user.as_deref(), Some("alice"));
-        assert_eq!(Session::from_environ(b"USER=bob\0"), None);
-    }
 }

@@ -16,8 +16,8 @@
 use serde_json::{Map, Value};
 
 use super::document::{
-    ECS_VERSION, EVENT_MODULE, event_document, host_fields, insert_network, insert_user_and_group,
-    object, process_fields, put_object,
+    ECS_VERSION, EVENT_MODULE, args_truncated, event_document, host_fields, insert_network,
+    insert_user_and_group, object, process_fields, put_object,
 };
 use super::time::rfc3339_nanos;
 use crate::event::Alert;
@@ -115,21 +115,46 @@ pub fn alert_document(alert: &Alert, meta: &AlertMeta) -> Value {
         Some(s) => session_fields(s),
         None => object([("missing", true.into())]),
     };
-    doc.insert(
-        "sshd_sensor".into(),
-        object([
-            ("chain", chain.into()),
-            ("session", session),
-            (
-                "sequence",
-                object([
-                    ("stage1", event_document(stage1)),
-                    ("stage2", event_document(stage2)),
-                ]),
-            ),
-        ]),
-    );
+    let mut sshd_sensor = object([
+        ("chain", chain.into()),
+        ("session", session),
+        (
+            "sequence",
+            object([
+                ("stage1", event_document(stage1)),
+                ("stage2", event_document(stage2)),
+            ]),
+        ),
+    ]);
+    let truncated = truncated_fields(alert);
+    if !truncated.is_empty()
+        && let Value::Object(m) = &mut sshd_sensor
+    {
+        m.insert("truncated".into(), truncated.into());
+    }
+    doc.insert("sshd_sensor".into(), sshd_sensor);
     doc.into()
+}
+
+/// `sshd_sensor.truncated`: the fields whose value is not the whole command line (see
+/// [`super::bounds`]). The same processes in `sshd_sensor.chain` and `sshd_sensor.sequence` are
+/// cut alike; sshd's own command line appears only there (`sshd_sensor.chain.args`).
+fn truncated_fields(alert: &Alert) -> Vec<Value> {
+    let (stage1, stage2) = (&*alert.stage1, &*alert.stage2);
+    let mut fields = Vec::new();
+    for (prefix, p) in [
+        ("process", &stage2.process),
+        ("process.parent", &stage1.process),
+    ] {
+        if args_truncated(p) {
+            fields.push(format!("{prefix}.args").into());
+            fields.push(format!("{prefix}.command_line").into());
+        }
+    }
+    if args_truncated(&stage1.parent) {
+        fields.push("sshd_sensor.chain.args".into());
+    }
+    fields
 }
 
 /// Triage fields a responder expects that this process lacks (it exited before it could be
@@ -150,18 +175,26 @@ fn missing_fields(p: &crate::event::Process) -> Vec<Value> {
         .collect()
 }
 
-/// `sshd_sensor.session`: the SSH login behind the chain.
+/// `sshd_sensor.session`: the SSH login behind the chain, from what the user cannot write
+/// (see [`Session`](crate::event::Session)): `client` and `server` are the two ends of sshd's
+/// own TCP connection, `user` the name of the stage-1 process's uid. What could not be learned
+/// is named under `missing`.
 fn session_fields(s: &crate::event::Session) -> Value {
     let mut out = Map::new();
-    let mut client = Map::new();
-    if let Some(ip) = s.client_ip {
-        client.insert("ip".into(), ip.to_string().into());
-    }
-    if let Some(port) = s.client_port {
-        client.insert("port".into(), port.into());
-    }
-    if !client.is_empty() {
-        out.insert("client".into(), client.into());
+    for (end, ip, port) in [
+        ("client", s.client_ip, s.client_port),
+        ("server", s.server_ip, s.server_port),
+    ] {
+        let mut m = Map::new();
+        if let Some(ip) = ip {
+            m.insert("ip".into(), ip.to_string().into());
+        }
+        if let Some(port) = port {
+            m.insert("port".into(), port.into());
+        }
+        if !m.is_empty() {
+            out.insert(end.into(), m.into());
+        }
     }
     if let Some(user) = &s.user {
         out.insert("user".into(), user.clone().into());
@@ -420,5 +453,31 @@ mod tests {
             json!({"missing": ["pid", "entity_id", "executable", "command_line", "user.id", "user.name"]})
         );
         assert!(!doc.to_string().contains("null"));
+    }
+
+    #[test]
+    fn a_huge_argv_is_cut_and_the_cut_fields_are_named() {
+        let mut alert = fixtures::alert();
+        let mut stage2 = (*alert.stage2).clone();
+        stage2.process.args = Some(vec!["a".repeat(2 << 20), "b".into()]);
+        alert.stage2 = Arc::new(stage2);
+        let doc = alert_document(&alert, &meta());
+        assert!(
+            doc.to_string().len() < 128 * 1024,
+            "{}",
+            doc.to_string().len()
+        );
+        assert_eq!(
+            doc["sshd_sensor"]["truncated"],
+            json!(["process.args", "process.command_line"])
+        );
+        assert_eq!(doc["process"]["args_count"], json!(2));
+        assert_eq!(
+            doc["process"]["args"][0].as_str().map(str::len),
+            Some(crate::ecs::bounds::ARG_MAX_BYTES)
+        );
+        // Nothing cut, nothing said.
+        let whole = alert_document(&fixtures::alert(), &meta());
+        assert!(whole["sshd_sensor"].get("truncated").is_none());
     }
 }

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use super::time::rfc3339_nanos;
+use super::{bounds::bounded_args, time::rfc3339_nanos};
 use crate::event::{Destination, Event, Process};
 
 /// `ecs.version` of every document this sensor writes.
@@ -63,7 +63,8 @@ pub(crate) fn host_fields(e: &Event) -> Map<String, Value> {
 
 /// The fields ECS defines for `process.*` and `process.parent.*` that a [`Process`] carries:
 /// `pid, entity_id, executable, name, args, args_count, command_line, start, user.{id, name},
-/// group.id`. ECS types ids as keywords, so uid and gid are strings, as Defend writes them.
+/// group.id`. `args` and `command_line` are bounded ([`super::bounds`]); `args_count` counts
+/// every argument known. ECS types ids as keywords, so uid and gid are strings, as Defend writes them.
 pub(crate) fn process_fields(p: &Process) -> Map<String, Value> {
     let mut m = Map::new();
     put(&mut m, "pid", p.pid);
@@ -71,8 +72,10 @@ pub(crate) fn process_fields(p: &Process) -> Map<String, Value> {
     put(&mut m, "executable", p.executable.clone());
     put(&mut m, "name", p.name.clone());
     if let Some(args) = &p.args {
-        m.insert("args".into(), args.clone().into());
+        let (kept, _) = bounded_args(args);
         m.insert("args_count".into(), args.len().into());
+        let args = kept;
+        m.insert("args".into(), args.clone().into());
         if !args.is_empty() {
             m.insert("command_line".into(), args.join(" ").into());
         }
@@ -81,6 +84,12 @@ pub(crate) fn process_fields(p: &Process) -> Map<String, Value> {
     put_object(&mut m, "user", user_fields(p));
     put_object(&mut m, "group", group_fields(p));
     m
+}
+
+/// Whether `p`'s `args` and `command_line` are not its whole argv: the kernel or the `/proc`
+/// read cut it, or [`bounded_args`] does.
+pub(crate) fn args_truncated(p: &Process) -> bool {
+    p.args_truncated || p.args.as_deref().is_some_and(|a| bounded_args(a).1)
 }
 
 /// Top-level `user.{id, name}` and `group.id`: who ran the event's process (Defend sets

@@ -18,6 +18,7 @@ pub fn sshd() -> Process {
         executable: Some("/usr/sbin/sshd".into()),
         name: Some("sshd".into()),
         args: Some(vec!["sshd: alice [priv]".into()]),
+        args_truncated: false,
         user_id: Some(0),
         user_name: Some("root".into()),
         group_id: Some(0),
@@ -32,6 +33,7 @@ pub fn bash() -> Process {
         executable: Some("/usr/bin/bash".into()),
         name: Some("bash".into()),
         args: Some(vec!["-bash".into()]),
+        args_truncated: false,
         user_id: Some(1000),
         user_name: Some("alice".into()),
         group_id: Some(1000),
@@ -50,6 +52,7 @@ pub fn curl() -> Process {
             "-s".into(),
             "https://example.com/".into(),
         ]),
+        args_truncated: false,
         start: Some(STAGE2_NS - 2_000_000),
         ..bash()
     }

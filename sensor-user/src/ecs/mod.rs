@@ -1,9 +1,10 @@
 //! ECS documents: the alert, and events in the Elastic Defend shape. `document` renders one
 //! event (and owns the field builders the alert reuses), `alert` one completed sequence,
-//! `human` one terminal line, `time` the RFC 3339 timestamps they all print. Everything here
+//! `human` one terminal line, `time` the RFC 3339 timestamps they all print, `bounds` how much of a command line they carry. Everything here
 //! is a pure function of its input: no clock, no I/O.
 
 pub mod alert;
+pub mod bounds;
 pub mod document;
 pub mod human;
 pub mod time;

@@ -144,6 +144,20 @@ impl Engine {
         &self.config
     }
 
+    /// The stage-2 exclusions in force, for callers that drop excluded events before building
+    /// them (the live pipeline, see [`Engine::skip_excluded`]).
+    pub fn exclusions(&self) -> &Exclusions {
+        &self.exclusions
+    }
+
+    /// [`Engine::process`] of an event the caller dropped because [`Engine::exclusions`]
+    /// exclude it as a stage 2 (and it is no stage 1: a connect): the same state changes (event
+    /// time moves on, the event is counted), no match and nothing consumed.
+    pub fn skip_excluded(&mut self, timestamp: TimestampNs) {
+        self.stats.events += 1;
+        self.advance(timestamp);
+    }
+
     /// Feed events in event order (timestamp, then arrival). Returns the alert this event
     /// completes, if any.
     pub fn process(&mut self, event: Event) -> Option<Alert> {
