@@ -27,7 +27,7 @@ use crate::{
     },
     notify,
     output::{Sinks, Stdout, journal::Journal, ndjson::NdjsonFile},
-    ratelimit::{RateCap, Verdict},
+    ratelimit::{RateCap, Summary, Verdict},
     record::Recorder,
     rule::{Engine, Limits},
 };
@@ -95,14 +95,14 @@ struct Pipeline {
     stats: PipelineStats,
 }
 
-/// The rate cap's summary line.
-fn report_suppressed(count: u64) {
-    if count > 0 {
-        warn!(
-            suppressed = count,
-            "alert rate cap reached: alerts suppressed in the last window"
-        );
-    }
+/// How often the daemon closes rate-cap windows that ended with no later alert of their session.
+const RATE_CAP_TICK: Duration = Duration::from_secs(1);
+
+/// Now, in ns since the epoch (the unit of event timestamps), for the rate cap's timer.
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 impl Pipeline {
@@ -133,14 +133,29 @@ impl Pipeline {
     }
 
     fn alert(&mut self, alert: &Alert) {
-        match self.cap.admit(alert.stage2.timestamp) {
-            Verdict::Suppress => {
-                self.stats.suppressed += 1;
-                return;
-            }
-            Verdict::Emit { suppressed_before } => report_suppressed(suppressed_before),
+        let admission = self.cap.admit(alert);
+        self.summaries(admission.summaries);
+        if admission.verdict == Verdict::Suppress {
+            self.stats.suppressed += 1;
+            return;
         }
         self.stats.output_errors += self.sinks.write(alert);
+    }
+
+    /// Writes the rate cap's summaries to every sink, and says so on stderr.
+    fn summaries(&mut self, summaries: Vec<Summary>) {
+        for summary in summaries {
+            warn!(
+                session_pid = summary.session.process.pid,
+                session_entity_id = summary.session.process.entity_id.as_deref(),
+                suppressed = summary.suppressed,
+                destinations = summary.destinations.len(),
+                truncated = summary.truncated(),
+                closed = summary.closed.as_str(),
+                "alert rate cap: a session's suppressed alerts summarised"
+            );
+            self.stats.output_errors += self.sinks.write_summary(&summary);
+        }
     }
 
     fn log_stats(&self, drops: u64) {
@@ -265,6 +280,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     }
     let mut ticker = tokio::time::interval(config.sensor.stats_interval());
     ticker.tick().await;
+    let mut cap_ticker = tokio::time::interval(RATE_CAP_TICK);
+    cap_ticker.tick().await;
 
     loop {
         tokio::select! {
@@ -311,10 +328,11 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             }
             due = watcher.due() => watcher.refresh(&mut ebpf, due),
             _ = sigusr1.recv() => pipeline.log_stats(loader::ringbuf_drops(&drops)),
-            _ = ticker.tick() => {
-                report_suppressed(pipeline.cap.take_pending_summary());
-                pipeline.log_stats(loader::ringbuf_drops(&drops));
+            _ = cap_ticker.tick() => {
+                let ended = pipeline.cap.expire(now_ns());
+                pipeline.summaries(ended);
             }
+            _ = ticker.tick() => pipeline.log_stats(loader::ringbuf_drops(&drops)),
         }
     }
 
@@ -324,7 +342,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     while let Some(item) = inner.next() {
         pipeline.record(&item);
     }
-    report_suppressed(pipeline.cap.take_pending_summary());
+    let pending = pipeline.cap.flush();
+    pipeline.summaries(pending);
     pipeline.stats.ringbuf_drops = loader::ringbuf_drops(&drops);
     pipeline.log_stats(pipeline.stats.ringbuf_drops);
     drop(ring);

@@ -11,8 +11,10 @@ use crate::{
     ecs::{
         alert::{AlertMeta, alert_document},
         human::human_line,
+        summary::{summary_document, summary_line},
     },
     event::Alert,
+    ratelimit::Summary,
 };
 
 /// How alerts are printed on stdout.
@@ -93,6 +95,29 @@ impl Sinks {
         failures
     }
 
+    /// Writes the rate cap's `summary` everywhere, as alerts are; returns how many sinks failed.
+    pub fn write_summary(&mut self, summary: &Summary) -> u64 {
+        let document = summary_document(summary, &self.meta);
+        let mut failures = 0;
+        if let Err(e) = self.stdout.write_summary(summary, &document) {
+            failures += 1;
+            tracing::warn!(error = %e, "writing a rate-cap summary to stdout failed");
+        }
+        if let Some(file) = self.file.as_mut()
+            && let Err(e) = file.append(&document)
+        {
+            failures += 1;
+            tracing::warn!(error = %e, path = %file.path().display(), "appending a rate-cap summary to the alert file failed");
+        }
+        if let Some(journal) = self.journal.as_ref()
+            && let Err(e) = journal.send_summary(summary, &document)
+        {
+            failures += 1;
+            tracing::warn!(error = %e, "sending a rate-cap summary to the journal failed");
+        }
+        failures
+    }
+
     /// Reopens the alert file (SIGHUP, after logrotate).
     pub fn reopen(&mut self) -> io::Result<()> {
         match self.file.as_mut() {
@@ -117,10 +142,26 @@ impl Stdout {
     }
 
     pub fn write(&mut self, alert: &Alert) -> io::Result<()> {
-        let mut line = render(alert, self.format, &self.meta);
-        line.push('\n');
-        let mut out = io::stdout().lock();
-        out.write_all(line.as_bytes())?;
-        out.flush()
+        let line = render(alert, self.format, &self.meta);
+        write_line(line)
     }
+
+    /// The rate cap's summary: its document (json) or its line (human).
+    pub fn write_summary(
+        &mut self,
+        summary: &Summary,
+        document: &serde_json::Value,
+    ) -> io::Result<()> {
+        write_line(match self.format {
+            Format::Human => summary_line(summary),
+            Format::Json | Format::Auto => document.to_string(),
+        })
+    }
+}
+
+fn write_line(mut line: String) -> io::Result<()> {
+    line.push('\n');
+    let mut out = io::stdout().lock();
+    out.write_all(line.as_bytes())?;
+    out.flush()
 }

@@ -151,7 +151,7 @@ fn missing_fields(p: &crate::event::Process) -> Vec<Value> {
 }
 
 /// `sshd_sensor.session`: the SSH login behind the chain.
-fn session_fields(s: &crate::event::Session) -> Value {
+pub(crate) fn session_fields(s: &crate::event::Session) -> Value {
     let mut out = Map::new();
     let mut client = Map::new();
     if let Some(ip) = s.client_ip {
@@ -183,7 +183,7 @@ fn session_fields(s: &crate::event::Session) -> Value {
 }
 
 /// `rule.*`. All are ECS keywords; `rule.author` is the one ECS marks as an array.
-fn rule_fields() -> Value {
+pub(crate) fn rule_fields() -> Value {
     object([
         ("id", RULE_ID.into()),
         ("name", RULE_NAME.into()),
@@ -205,7 +205,7 @@ fn rule_fields() -> Value {
 /// these same arrays anyway, and `framework` would become a repeated value ECS does not
 /// declare as an array. Which technique belongs to which tactic is in the rule definition
 /// (`rule::definition::THREATS`).
-fn threat_fields() -> Value {
+pub(crate) fn threat_fields() -> Value {
     let mut tactics = Triple::default();
     let mut techniques = Triple::default();
     let mut subtechniques = Triple::default();

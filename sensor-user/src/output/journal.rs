@@ -5,8 +5,12 @@
 use std::{io, os::unix::net::UnixDatagram, path::Path};
 
 use crate::{
-    ecs::human::human_line,
+    ecs::{
+        human::human_line,
+        summary::{SUMMARY_ACTION, summary_line},
+    },
     event::Alert,
+    ratelimit::Summary,
     rule::definition::{RULE_ID, RULE_NAME},
 };
 
@@ -76,6 +80,31 @@ pub fn entry(alert: &Alert, document: &serde_json::Value) -> Vec<u8> {
     buf
 }
 
+/// The journal entry of a rate-cap summary.
+pub fn summary_entry(summary: &Summary, document: &serde_json::Value) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(8192);
+    let session = &summary.session.process;
+    put_field(&mut buf, "MESSAGE", &summary_line(summary));
+    put_field(&mut buf, "PRIORITY", "4");
+    put_field(&mut buf, "SYSLOG_IDENTIFIER", "sshd-sensor");
+    put_field(&mut buf, "SSHD_SENSOR_RULE_ID", RULE_ID);
+    put_field(&mut buf, "SSHD_SENSOR_RULE_NAME", RULE_NAME);
+    put_field(&mut buf, "SSHD_SENSOR_EVENT_ACTION", SUMMARY_ACTION);
+    put_field(
+        &mut buf,
+        "SSHD_SENSOR_SUPPRESSED",
+        &summary.suppressed.to_string(),
+    );
+    if let Some(pid) = session.pid {
+        put_field(&mut buf, "SSHD_SENSOR_PARENT_PID", &pid.to_string());
+    }
+    if let Some(entity_id) = &session.entity_id {
+        put_field(&mut buf, "SSHD_SENSOR_PARENT_ENTITY_ID", entity_id);
+    }
+    put_field(&mut buf, "SSHD_SENSOR_ECS", &document.to_string());
+    buf
+}
+
 /// A connection to the journal.
 pub struct Journal {
     socket: UnixDatagram,
@@ -94,6 +123,12 @@ impl Journal {
 
     pub fn send(&self, alert: &Alert, document: &serde_json::Value) -> io::Result<()> {
         self.socket.send(&entry(alert, document)).map(|_| ())
+    }
+
+    pub fn send_summary(&self, summary: &Summary, document: &serde_json::Value) -> io::Result<()> {
+        self.socket
+            .send(&summary_entry(summary, document))
+            .map(|_| ())
     }
 }
 
