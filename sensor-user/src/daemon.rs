@@ -13,7 +13,7 @@ use tokio::{
     io::unix::AsyncFd,
     signal::unix::{SignalKind, signal},
 };
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     config::Config,
@@ -29,6 +29,7 @@ use crate::{
     output::{Sinks, Stdout, journal::Journal, ndjson::NdjsonFile},
     ratelimit::{RateCap, Summary, Verdict},
     record::Recorder,
+    reload,
     rule::{Engine, Limits},
 };
 
@@ -95,7 +96,8 @@ struct Pipeline {
     stats: PipelineStats,
 }
 
-/// How often the daemon closes rate-cap windows that ended with no later alert of their session.
+/// How often the daemon closes rate-cap windows that ended with no later alert of their
+/// session, and retries the lines the alert file and the recording hold back.
 const RATE_CAP_TICK: Duration = Duration::from_secs(1);
 
 /// Now, in ns since the epoch (the unit of event timestamps), for the rate cap's timer.
@@ -134,6 +136,11 @@ impl Pipeline {
 
     fn alert(&mut self, alert: &Alert) {
         let admission = self.cap.admit(alert);
+        debug!(
+            session_entity_id = alert.stage1.process.entity_id.as_deref(),
+            verdict = ?admission.verdict,
+            "rate cap verdict"
+        );
         self.summaries(admission.summaries);
         if admission.verdict == Verdict::Suppress {
             self.stats.suppressed += 1;
@@ -175,41 +182,81 @@ impl Pipeline {
         );
     }
 
-    /// Applies a reloaded configuration: rule, rate cap, outputs. Correlation state stays.
-    fn reconfigure(&mut self, config: &Config) {
-        self.engine.set_config(config.rule_config());
+    /// Applies a reloaded configuration: rule, rate cap, outputs, recording, log level.
+    /// Correlation state stays. A setting that cannot be applied (a file that does not open)
+    /// keeps its running value and is logged.
+    fn reconfigure(&mut self, old: &Config, new: &Config) {
+        self.engine.set_config(new.rule_config());
         self.enricher
-            .set_parent_executables(config.rule.parent_executables.clone());
-        self.cap.set_limits(
-            config.alerts.max_per_window.into(),
-            config.alerts.window_ns(),
-        );
+            .set_parent_executables(new.rule.parent_executables.clone());
+        self.cap
+            .set_limits(new.alerts.max_per_window.into(), new.alerts.window_ns());
+        if new.output.format != old.output.format {
+            self.sinks.stdout = Stdout::new(new.output.format);
+        }
+        if new.output.file != old.output.file {
+            match open_file(new) {
+                Ok(file) => self.sinks.file = file,
+                Err(e) => error!("SIGHUP: {e:#}; alerts keep going to the running alert file"),
+            }
+        }
+        if new.output.journald != old.output.journald {
+            self.sinks.journal = open_journal(new);
+        }
+        if new.output.record != old.output.record {
+            match new.output.record.as_deref().map(Recorder::open).transpose() {
+                Ok(recorder) => self.recorder = recorder,
+                Err(e) => error!("SIGHUP: {e}; the running recording stays"),
+            }
+        }
+        if new.log.level != old.log.level {
+            match crate::logging::set_level(&new.log.level) {
+                Ok(crate::logging::LevelChange::Pinned) => {
+                    warn!("SIGHUP: [log] level not applied: --log-level or RUST_LOG sets the level")
+                }
+                Ok(_) => {}
+                Err(e) => error!("SIGHUP: setting the log level failed: {e}"),
+            }
+        }
+    }
+}
+
+fn open_file(config: &Config) -> anyhow::Result<Option<NdjsonFile>> {
+    config
+        .output
+        .file
+        .as_deref()
+        .map(|path| {
+            NdjsonFile::open(path).with_context(|| {
+                format!(
+                    "opening the alert file {} (check [output] file in the configuration)",
+                    path.display()
+                )
+            })
+        })
+        .transpose()
+}
+
+fn open_journal(config: &Config) -> Option<Journal> {
+    let journal_stream = std::env::var_os("JOURNAL_STREAM").is_some();
+    if !config.output.journald.enabled(journal_stream) {
+        return None;
+    }
+    match Journal::connect() {
+        Ok(j) => Some(j),
+        Err(e) => {
+            warn!(error = %e, "the systemd journal is not reachable; alerts go to the other outputs");
+            None
+        }
     }
 }
 
 fn open_sinks(config: &Config) -> anyhow::Result<Sinks> {
-    let file = match &config.output.file {
-        Some(path) => Some(NdjsonFile::open(path).with_context(|| {
-            format!(
-                "opening the alert file {} (check [output] file in the configuration)",
-                path.display()
-            )
-        })?),
-        None => None,
-    };
-    let journal_stream = std::env::var_os("JOURNAL_STREAM").is_some();
-    let journal = if config.output.journald.enabled(journal_stream) {
-        match Journal::connect() {
-            Ok(j) => Some(j),
-            Err(e) => {
-                warn!(error = %e, "the systemd journal is not reachable; alerts go to the other outputs");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    Ok(Sinks::new(Stdout::new(config.output.format), file, journal))
+    Ok(Sinks::new(
+        Stdout::new(config.output.format),
+        open_file(config)?,
+        open_journal(config),
+    ))
 }
 
 /// Runs the sensor until SIGINT or SIGTERM.
@@ -300,16 +347,21 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 match Config::load(opts.config_path.as_deref()) {
                     Ok(mut new) => {
                         opts.overrides.apply(&mut new);
-                        if new.sensor.connect_hook != config.sensor.connect_hook {
-                            warn!("the connect hook is chosen at start-up; restart to change it");
-                        }
                         // Always re-resolved, changed or not: SIGHUP also picks up replaced files.
                         match watcher.reload(&mut ebpf, &new.rule.parent_executables) {
                             Err(e) => error!("SIGHUP: new parent executables refused, keeping the running configuration: {e}"),
                             Ok(()) => {
-                                pipeline.reconfigure(&new);
+                                let changes = reload::changes(&config, &new);
+                                pipeline.reconfigure(&config, &new);
+                                if new.sensor.stats_interval() != config.sensor.stats_interval() {
+                                    ticker = tokio::time::interval(new.sensor.stats_interval());
+                                    ticker.tick().await;
+                                }
                                 config = new;
-                                info!("SIGHUP: configuration reloaded");
+                                info!(changed = ?changes.applied, "SIGHUP: configuration reloaded");
+                                if !changes.need_restart.is_empty() {
+                                    warn!(settings = ?changes.need_restart, "SIGHUP: these changed settings are fixed at start-up and take effect after a restart");
+                                }
                             }
                         }
                     }
@@ -331,6 +383,10 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             _ = cap_ticker.tick() => {
                 let ended = pipeline.cap.expire(now_ns());
                 pipeline.summaries(ended);
+                pipeline.sinks.retry();
+                if let Some(recorder) = pipeline.recorder.as_mut() {
+                    let _ = recorder.retry();
+                }
             }
             _ = ticker.tick() => pipeline.log_stats(loader::ringbuf_drops(&drops)),
         }

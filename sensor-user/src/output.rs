@@ -1,6 +1,7 @@
 //! Where alerts go: stdout (one ECS JSON document per line, or one readable line per alert),
 //! an NDJSON alert file, and the systemd journal. Every alert is written whole and flushed at
-//! once, so a reader never sees a partial line; a failing sink never stops the others.
+//! once, so a reader never sees a partial line (the file keeps what it could not write in a
+//! bounded backlog, [`ndjson`]); a failing sink never stops the others.
 
 pub mod journal;
 pub mod ndjson;
@@ -84,7 +85,7 @@ impl Sinks {
             && let Err(e) = file.append(&document)
         {
             failures += 1;
-            tracing::warn!(error = %e, path = %file.path().display(), "appending an alert to the alert file failed");
+            tracing::warn!(error = %e, path = %file.path().display(), backlog = file.backlog(), dropped = file.dropped, "appending an alert to the alert file failed; it waits in the backlog");
         }
         if let Some(journal) = self.journal.as_ref()
             && let Err(e) = journal.send(alert, &document)
@@ -107,7 +108,7 @@ impl Sinks {
             && let Err(e) = file.append(&document)
         {
             failures += 1;
-            tracing::warn!(error = %e, path = %file.path().display(), "appending a rate-cap summary to the alert file failed");
+            tracing::warn!(error = %e, path = %file.path().display(), backlog = file.backlog(), dropped = file.dropped, "appending a rate-cap summary to the alert file failed; it waits in the backlog");
         }
         if let Some(journal) = self.journal.as_ref()
             && let Err(e) = journal.send_summary(summary, &document)
@@ -116,6 +117,23 @@ impl Sinks {
             tracing::warn!(error = %e, "sending a rate-cap summary to the journal failed");
         }
         failures
+    }
+
+    /// Writes the alert file's waiting lines, if any (the daemon's timer).
+    pub fn retry(&mut self) {
+        if let Some(file) = self.file.as_mut()
+            && file.backlog() > 0
+        {
+            let waiting = file.backlog();
+            match file.retry() {
+                Ok(()) => {
+                    tracing::info!(lines = waiting, path = %file.path().display(), "the alert file is writable again: waiting lines written")
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, backlog = file.backlog(), "the alert file is still not writable")
+                }
+            }
+        }
     }
 
     /// Reopens the alert file (SIGHUP, after logrotate).
