@@ -1,8 +1,11 @@
 //! Live mode: loads the sensor, then reads the ring buffer with tokio and feeds each record
 //! through decode -> enrich -> (record) -> engine -> rate cap -> sinks, until SIGINT or
 //! SIGTERM. Says `ready` on stderr (and READY=1 to systemd) once every program is attached.
-//! SIGHUP reloads the configuration file (an invalid one is refused and the running one stays)
-//! and reopens the alert file, keeping all correlation state; SIGUSR1 logs the stats. The
+//! SIGHUP reloads the configuration file (an invalid one is refused and the running one stays),
+//! applies every setting it can (rule, rate cap, outputs, recording, log level, stats interval;
+//! [`reload`] names those that need a restart) and reopens the alert file, keeping all
+//! correlation state; SIGUSR1 logs the stats. A 1 s timer closes ended rate-cap windows and
+//! retries lines the files hold back. The
 //! parent-executable watcher keeps the kernel's table following the files (its own arm). On stop
 //! it drains the ring, flushes output, and detaches the programs.
 

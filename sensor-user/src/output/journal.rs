@@ -166,4 +166,22 @@ mod tests {
         assert!(text.contains("SSHD_SENSOR_ECS={\"k\":\"v\"}\n"));
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
+
+    #[test]
+    fn a_summary_entry_carries_its_action_count_session_and_document() {
+        let mut cap = crate::ratelimit::RateCap::new(0, 1_000_000_000);
+        cap.admit(&crate::ecs::fixtures::alert());
+        let summary = cap.flush().remove(0);
+        let text = String::from_utf8(summary_entry(&summary, &serde_json::json!({"k": "v"})))
+            .expect("utf-8");
+        for field in [
+            "SSHD_SENSOR_EVENT_ACTION=rate_cap_summary\n",
+            "SSHD_SENSOR_SUPPRESSED=1\n",
+            "SSHD_SENSOR_PARENT_PID=1200\n",
+            "SSHD_SENSOR_ECS={\"k\":\"v\"}\n",
+        ] {
+            assert!(text.contains(field), "{field:?} missing from {text:?}");
+        }
+        assert!(text.starts_with("MESSAGE=") && text.contains("RATE-CAP"), "{text}");
+    }
 }
