@@ -182,6 +182,9 @@ mod tests {
         ] {
             assert!(text.contains(field), "{field:?} missing from {text:?}");
         }
-        assert!(text.starts_with("MESSAGE=") && text.contains("RATE-CAP"), "{text}");
+        assert!(
+            text.starts_with("MESSAGE=") && text.contains("RATE-CAP"),
+            "{text}"
+        );
     }
 }
