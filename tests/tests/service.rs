@@ -453,7 +453,7 @@ fn sighup_applies_outputs_record_and_log_level() {
     );
     let first = positive(&bed);
     let first_doc = expect_alert(&sensor, &first, "positive before the reload");
-    assert_eq!(file_alerts(&old_file, 1), [first_doc.clone()]);
+    assert_eq!(file_alerts(&old_file, 1), std::slice::from_ref(&first_doc));
     let is_debug = |l: &str| l.contains("DEBUG");
     assert!(
         !sensor.stderr_lines().iter().any(|l| is_debug(l)),

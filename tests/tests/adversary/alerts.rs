@@ -213,7 +213,7 @@ fn a_flood_of_decoys_hides_neither_another_session_nor_the_implant() {
     );
     assert_eq!(
         rate_cap::summaries_of(&run.alerts, shell),
-        [summary.clone()],
+        std::slice::from_ref(&summary),
         "exactly one summary of the flooding session on stdout\n{}",
         context()
     );
