@@ -187,8 +187,9 @@ impl Pipeline {
 
     /// Applies a reloaded configuration: rule, rate cap, outputs, recording, log level.
     /// Correlation state stays. A setting that cannot be applied (a file that does not open)
-    /// keeps its running value and is logged.
-    fn reconfigure(&mut self, old: &Config, new: &Config) {
+    /// keeps its running value and is logged; returns the keys of those.
+    fn reconfigure(&mut self, old: &Config, new: &Config) -> Vec<&'static str> {
+        let mut failed = Vec::new();
         self.engine.set_config(new.rule_config());
         self.enricher
             .set_parent_executables(new.rule.parent_executables.clone());
@@ -200,7 +201,10 @@ impl Pipeline {
         if new.output.file != old.output.file {
             match open_file(new) {
                 Ok(file) => self.sinks.file = file,
-                Err(e) => error!("SIGHUP: {e:#}; alerts keep going to the running alert file"),
+                Err(e) => {
+                    error!("SIGHUP: {e:#}; alerts keep going to the running alert file");
+                    failed.push("output.file");
+                }
             }
         }
         if new.output.journald != old.output.journald {
@@ -209,7 +213,10 @@ impl Pipeline {
         if new.output.record != old.output.record {
             match new.output.record.as_deref().map(Recorder::open).transpose() {
                 Ok(recorder) => self.recorder = recorder,
-                Err(e) => error!("SIGHUP: {e}; the running recording stays"),
+                Err(e) => {
+                    error!("SIGHUP: {e}; the running recording stays");
+                    failed.push("output.record");
+                }
             }
         }
         if new.log.level != old.log.level {
@@ -218,9 +225,13 @@ impl Pipeline {
                     warn!("SIGHUP: [log] level not applied: --log-level or RUST_LOG sets the level")
                 }
                 Ok(_) => {}
-                Err(e) => error!("SIGHUP: setting the log level failed: {e}"),
+                Err(e) => {
+                    error!("SIGHUP: setting the log level failed: {e}");
+                    failed.push("log.level");
+                }
             }
         }
+        failed
     }
 }
 
@@ -354,14 +365,15 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                         match watcher.reload(&mut ebpf, &new.rule.parent_executables) {
                             Err(e) => error!("SIGHUP: new parent executables refused, keeping the running configuration: {e}"),
                             Ok(()) => {
-                                let changes = reload::changes(&config, &new);
-                                pipeline.reconfigure(&config, &new);
+                                let mut changes = reload::changes(&config, &new);
+                                let failed = pipeline.reconfigure(&config, &new);
+                                changes.applied.retain(|key| !failed.contains(key));
                                 if new.sensor.stats_interval() != config.sensor.stats_interval() {
                                     ticker = tokio::time::interval(new.sensor.stats_interval());
                                     ticker.tick().await;
                                 }
                                 config = new;
-                                info!(changed = ?changes.applied, "SIGHUP: configuration reloaded");
+                                info!(changed = ?changes.applied, not_applied = ?failed, "SIGHUP: configuration reloaded");
                                 if !changes.need_restart.is_empty() {
                                     warn!(settings = ?changes.need_restart, "SIGHUP: these changed settings are fixed at start-up and take effect after a restart");
                                 }
