@@ -221,6 +221,9 @@ mod tests {
         assert_eq!(cap["destinations"][1]["ip"], "1.2.3.4");
         assert_eq!(cap["destinations"][1]["process"]["pid"], 1234);
         assert_eq!(cap["truncated"], false);
+        assert_eq!(cap["closed"], "flushed");
+        assert_eq!(cap["max_per_window"], 1);
+        assert_eq!(cap["window"]["seconds"], 300);
         assert!(doc.get("process").is_none() && doc.get("destination").is_none());
     }
 

@@ -201,3 +201,10 @@ fn zero_max_suppresses_everything_and_new_limits_apply() {
     cap.set_limits(5, 10 * S);
     assert_eq!(cap.admit(&noise("A", 0)).verdict, Verdict::Emit);
 }
+
+#[test]
+fn closing_reasons_have_stable_names() {
+    assert_eq!(Closed::WindowEnded.as_str(), "window_ended");
+    assert_eq!(Closed::Evicted.as_str(), "evicted");
+    assert_eq!(Closed::Flushed.as_str(), "flushed");
+}
