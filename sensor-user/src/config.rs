@@ -13,8 +13,8 @@
 //! extra_excluded_names = []                       # added to login_duo, ssh, sshd, sshd-session
 //! extra_excluded_executables = []                 # added to /bin/yum, /usr/bin/yum
 //! [alerts]
-//! max_per_window = 100
-//! window_seconds = 300
+//! max_per_window = 100                            # per SSH session (stage-1 process) and window
+//! window_seconds = 300                            # then one summary document per session
 //! [output]
 //! format = "auto"                                 # auto | human | json
 //! # file = "/var/log/sshd-sensor/alerts.ndjson"   # also append alerts (NDJSON) here
@@ -68,7 +68,8 @@ pub struct Config {
 /// `[alerts]`: the rate cap that stands in for Kibana's "max alerts per execution".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AlertsSection {
-    /// Alerts written per window; then one summary of the suppressed count. At least 1.
+    /// Alerts written per window and SSH session (stage-1 process); the rest of the session's
+    /// window is summed up in one summary document ([`crate::ratelimit`]). At least 1.
     pub max_per_window: u32,
     /// Length of the window in seconds. At least 1.
     pub window_seconds: u64,

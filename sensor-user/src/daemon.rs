@@ -1,8 +1,11 @@
 //! Live mode: loads the sensor, then reads the ring buffer with tokio and feeds each record
 //! through decode -> enrich -> (record) -> engine -> rate cap -> sinks, until SIGINT or
 //! SIGTERM. Says `ready` on stderr (and READY=1 to systemd) once every program is attached.
-//! SIGHUP reloads the configuration file (an invalid one is refused and the running one stays)
-//! and reopens the alert file, keeping all correlation state; SIGUSR1 logs the stats. The
+//! SIGHUP reloads the configuration file (an invalid one is refused and the running one stays),
+//! applies every setting it can (rule, rate cap, outputs, recording, log level, stats interval;
+//! [`reload`] names those that need a restart) and reopens the alert file, keeping all
+//! correlation state; SIGUSR1 logs the stats. A 1 s timer closes ended rate-cap windows and
+//! retries lines the files hold back. The
 //! parent-executable watcher keeps the kernel's table following the files (its own arm). On stop
 //! it drains the ring, flushes output, and detaches the programs.
 
@@ -13,7 +16,7 @@ use tokio::{
     io::unix::AsyncFd,
     signal::unix::{SignalKind, signal},
 };
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     config::Config,
@@ -29,8 +32,9 @@ use crate::{
     },
     notify,
     output::{Sinks, Stdout, journal::Journal, ndjson::NdjsonFile},
-    ratelimit::{RateCap, Verdict},
+    ratelimit::{RateCap, Summary, Verdict},
     record::Recorder,
+    reload,
     rule::{Engine, Limits},
 };
 
@@ -103,14 +107,15 @@ struct Pipeline {
     stats: PipelineStats,
 }
 
-/// The rate cap's summary line.
-fn report_suppressed(count: u64) {
-    if count > 0 {
-        warn!(
-            suppressed = count,
-            "alert rate cap reached: alerts suppressed in the last window"
-        );
-    }
+/// How often the daemon closes rate-cap windows that ended with no later alert of their
+/// session, and retries the lines the alert file and the recording hold back.
+const RATE_CAP_TICK: Duration = Duration::from_secs(1);
+
+/// Now, in ns since the epoch (the unit of event timestamps), for the rate cap's timer.
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 impl Pipeline {
@@ -156,14 +161,34 @@ impl Pipeline {
     }
 
     fn alert(&mut self, alert: &Alert) {
-        match self.cap.admit(alert.stage2.timestamp) {
-            Verdict::Suppress => {
-                self.stats.suppressed += 1;
-                return;
-            }
-            Verdict::Emit { suppressed_before } => report_suppressed(suppressed_before),
+        let admission = self.cap.admit(alert);
+        debug!(
+            session_entity_id = alert.stage1.process.entity_id.as_deref(),
+            verdict = ?admission.verdict,
+            "rate cap verdict"
+        );
+        self.summaries(admission.summaries);
+        if admission.verdict == Verdict::Suppress {
+            self.stats.suppressed += 1;
+            return;
         }
         self.stats.output_errors += self.sinks.write(alert);
+    }
+
+    /// Writes the rate cap's summaries to every sink, and says so on stderr.
+    fn summaries(&mut self, summaries: Vec<Summary>) {
+        for summary in summaries {
+            warn!(
+                session_pid = summary.session.process.pid,
+                session_entity_id = summary.session.process.entity_id.as_deref(),
+                suppressed = summary.suppressed,
+                destinations = summary.destinations.len(),
+                truncated = summary.truncated(),
+                closed = summary.closed.as_str(),
+                "alert rate cap: a session's suppressed alerts summarised"
+            );
+            self.stats.output_errors += self.sinks.write_summary(&summary);
+        }
     }
 
     /// The stats line: the pipeline's and the engine's counters, and the kernel's
@@ -192,41 +217,92 @@ impl Pipeline {
         );
     }
 
-    /// Applies a reloaded configuration: rule, rate cap, outputs. Correlation state stays.
-    fn reconfigure(&mut self, config: &Config) {
-        self.engine.set_config(config.rule_config());
+    /// Applies a reloaded configuration: rule, rate cap, outputs, recording, log level.
+    /// Correlation state stays. A setting that cannot be applied (a file that does not open)
+    /// keeps its running value and is logged; returns the keys of those.
+    fn reconfigure(&mut self, old: &Config, new: &Config) -> Vec<&'static str> {
+        let mut failed = Vec::new();
+        self.engine.set_config(new.rule_config());
         self.enricher
-            .set_parent_executables(config.rule.parent_executables.clone());
-        self.cap.set_limits(
-            config.alerts.max_per_window.into(),
-            config.alerts.window_ns(),
-        );
+            .set_parent_executables(new.rule.parent_executables.clone());
+        self.cap
+            .set_limits(new.alerts.max_per_window.into(), new.alerts.window_ns());
+        if new.output.format != old.output.format {
+            self.sinks.stdout = Stdout::new(new.output.format);
+        }
+        if new.output.file != old.output.file {
+            match open_file(new) {
+                Ok(file) => self.sinks.file = file,
+                Err(e) => {
+                    error!("SIGHUP: {e:#}; alerts keep going to the running alert file");
+                    failed.push("output.file");
+                }
+            }
+        }
+        if new.output.journald != old.output.journald {
+            self.sinks.journal = open_journal(new);
+        }
+        if new.output.record != old.output.record {
+            match new.output.record.as_deref().map(Recorder::open).transpose() {
+                Ok(recorder) => self.recorder = recorder,
+                Err(e) => {
+                    error!("SIGHUP: {e}; the running recording stays");
+                    failed.push("output.record");
+                }
+            }
+        }
+        if new.log.level != old.log.level {
+            match crate::logging::set_level(&new.log.level) {
+                Ok(crate::logging::LevelChange::Pinned) => {
+                    warn!("SIGHUP: [log] level not applied: --log-level or RUST_LOG sets the level")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    error!("SIGHUP: setting the log level failed: {e}");
+                    failed.push("log.level");
+                }
+            }
+        }
+        failed
+    }
+}
+
+fn open_file(config: &Config) -> anyhow::Result<Option<NdjsonFile>> {
+    config
+        .output
+        .file
+        .as_deref()
+        .map(|path| {
+            NdjsonFile::open(path).with_context(|| {
+                format!(
+                    "opening the alert file {} (check [output] file in the configuration)",
+                    path.display()
+                )
+            })
+        })
+        .transpose()
+}
+
+fn open_journal(config: &Config) -> Option<Journal> {
+    let journal_stream = std::env::var_os("JOURNAL_STREAM").is_some();
+    if !config.output.journald.enabled(journal_stream) {
+        return None;
+    }
+    match Journal::connect() {
+        Ok(j) => Some(j),
+        Err(e) => {
+            warn!(error = %e, "the systemd journal is not reachable; alerts go to the other outputs");
+            None
+        }
     }
 }
 
 fn open_sinks(config: &Config) -> anyhow::Result<Sinks> {
-    let file = match &config.output.file {
-        Some(path) => Some(NdjsonFile::open(path).with_context(|| {
-            format!(
-                "opening the alert file {} (check [output] file in the configuration)",
-                path.display()
-            )
-        })?),
-        None => None,
-    };
-    let journal_stream = std::env::var_os("JOURNAL_STREAM").is_some();
-    let journal = if config.output.journald.enabled(journal_stream) {
-        match Journal::connect() {
-            Ok(j) => Some(j),
-            Err(e) => {
-                warn!(error = %e, "the systemd journal is not reachable; alerts go to the other outputs");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    Ok(Sinks::new(Stdout::new(config.output.format), file, journal))
+    Ok(Sinks::new(
+        Stdout::new(config.output.format),
+        open_file(config)?,
+        open_journal(config),
+    ))
 }
 
 /// Runs the sensor until SIGINT or SIGTERM.
@@ -301,6 +377,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     }
     let mut ticker = tokio::time::interval(config.sensor.stats_interval());
     ticker.tick().await;
+    let mut cap_ticker = tokio::time::interval(RATE_CAP_TICK);
+    cap_ticker.tick().await;
 
     loop {
         tokio::select! {
@@ -330,9 +408,6 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 match Config::load(opts.config_path.as_deref()) {
                     Ok(mut new) => {
                         opts.overrides.apply(&mut new);
-                        if new.sensor.connect_hook != config.sensor.connect_hook {
-                            warn!("the connect hook is chosen at start-up; restart to change it");
-                        }
                         // Always re-resolved, changed or not: SIGHUP also picks up replaced
                         // files. The excluded ranges are checked to fit before anything changes.
                         let applied = exclusions::Table::new(&new.rule.extra_excluded_cidrs)
@@ -342,9 +417,18 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                         match applied {
                             Err(e) => error!("SIGHUP: new parent executables or excluded ranges refused, keeping the running configuration: {e}"),
                             Ok(_) => {
-                                pipeline.reconfigure(&new);
+                                let mut changes = reload::changes(&config, &new);
+                                let failed = pipeline.reconfigure(&config, &new);
+                                changes.applied.retain(|key| !failed.contains(key));
+                                if new.sensor.stats_interval() != config.sensor.stats_interval() {
+                                    ticker = tokio::time::interval(new.sensor.stats_interval());
+                                    ticker.tick().await;
+                                }
                                 config = new;
-                                info!("SIGHUP: configuration reloaded");
+                                info!(changed = ?changes.applied, not_applied = ?failed, "SIGHUP: configuration reloaded");
+                                if !changes.need_restart.is_empty() {
+                                    warn!(settings = ?changes.need_restart, "SIGHUP: these changed settings are fixed at start-up and take effect after a restart");
+                                }
                             }
                         }
                     }
@@ -363,10 +447,15 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             }
             due = watcher.due() => watcher.refresh(&mut ebpf, due),
             _ = sigusr1.recv() => pipeline.log_stats(&counters),
-            _ = ticker.tick() => {
-                report_suppressed(pipeline.cap.take_pending_summary());
-                pipeline.log_stats(&counters);
+            _ = cap_ticker.tick() => {
+                let ended = pipeline.cap.expire(now_ns());
+                pipeline.summaries(ended);
+                pipeline.sinks.retry();
+                if let Some(recorder) = pipeline.recorder.as_mut() {
+                    let _ = recorder.retry();
+                }
             }
+            _ = ticker.tick() => pipeline.log_stats(&counters),
         }
     }
 
@@ -376,7 +465,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     while let Some(item) = inner.next() {
         pipeline.record(&item);
     }
-    report_suppressed(pipeline.cap.take_pending_summary());
+    let pending = pipeline.cap.flush();
+    pipeline.summaries(pending);
     pipeline.log_stats(&counters);
     drop(ring);
     drop(ebpf);

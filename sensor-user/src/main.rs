@@ -1,14 +1,10 @@
 //! The `sshd-sensor` command line. Errors end as one line on stderr naming the problem and the
 //! fix, with a non-zero exit; never a panic or a backtrace.
 
-use std::{
-    io::{self, IsTerminal},
-    process::ExitCode,
-};
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sshd_sensor::commands;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -37,18 +33,6 @@ enum Command {
     Config(commands::config::Args),
 }
 
-fn init_logging(level: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
-        .with_target(false)
-        .init();
-}
-
 /// The error and its causes on one line, each cause once (many errors already quote their
 /// source in their own message).
 fn one_line(e: &anyhow::Error) -> String {
@@ -70,6 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // `run` logs at its configuration's level unless told otherwise; a broken file is
     // reported by `run` itself, so it is ignored here.
+    let pinned = cli.log_level.is_some();
     let level = cli.log_level.clone().or_else(|| match &cli.command {
         Command::Run(args) => sshd_sensor::config::Config::load(args.config.as_deref())
             .ok()
@@ -78,7 +63,7 @@ fn main() -> ExitCode {
         Command::Check(_) => Some("warn".to_owned()),
         _ => None,
     });
-    init_logging(level.as_deref().unwrap_or("info"));
+    sshd_sensor::logging::init(level.as_deref().unwrap_or("info"), pinned);
     let result = match cli.command {
         Command::Run(args) => commands::run::execute(args),
         Command::Replay(args) => commands::replay::execute(args),

@@ -1,6 +1,7 @@
 //! Where alerts go: stdout (one ECS JSON document per line, or one readable line per alert),
 //! an NDJSON alert file, and the systemd journal. Every alert is written whole and flushed at
-//! once, so a reader never sees a partial line; a failing sink never stops the others.
+//! once, so a reader never sees a partial line (the file keeps what it could not write in a
+//! bounded backlog, [`ndjson`]); a failing sink never stops the others.
 
 pub mod journal;
 pub mod ndjson;
@@ -11,8 +12,10 @@ use crate::{
     ecs::{
         alert::{AlertMeta, alert_document},
         human::human_line,
+        summary::{summary_document, summary_line},
     },
     event::Alert,
+    ratelimit::Summary,
 };
 
 /// How alerts are printed on stdout.
@@ -82,7 +85,7 @@ impl Sinks {
             && let Err(e) = file.append(&document)
         {
             failures += 1;
-            tracing::warn!(error = %e, path = %file.path().display(), "appending an alert to the alert file failed");
+            tracing::warn!(error = %e, path = %file.path().display(), backlog = file.backlog(), dropped = file.dropped, "appending an alert to the alert file failed; it waits in the backlog");
         }
         if let Some(journal) = self.journal.as_ref()
             && let Err(e) = journal.send(alert, &document)
@@ -91,6 +94,46 @@ impl Sinks {
             tracing::warn!(error = %e, "sending an alert to the journal failed");
         }
         failures
+    }
+
+    /// Writes the rate cap's `summary` everywhere, as alerts are; returns how many sinks failed.
+    pub fn write_summary(&mut self, summary: &Summary) -> u64 {
+        let document = summary_document(summary, &self.meta);
+        let mut failures = 0;
+        if let Err(e) = self.stdout.write_summary(summary, &document) {
+            failures += 1;
+            tracing::warn!(error = %e, "writing a rate-cap summary to stdout failed");
+        }
+        if let Some(file) = self.file.as_mut()
+            && let Err(e) = file.append(&document)
+        {
+            failures += 1;
+            tracing::warn!(error = %e, path = %file.path().display(), backlog = file.backlog(), dropped = file.dropped, "appending a rate-cap summary to the alert file failed; it waits in the backlog");
+        }
+        if let Some(journal) = self.journal.as_ref()
+            && let Err(e) = journal.send_summary(summary, &document)
+        {
+            failures += 1;
+            tracing::warn!(error = %e, "sending a rate-cap summary to the journal failed");
+        }
+        failures
+    }
+
+    /// Writes the alert file's waiting lines, if any (the daemon's timer).
+    pub fn retry(&mut self) {
+        if let Some(file) = self.file.as_mut()
+            && file.backlog() > 0
+        {
+            let waiting = file.backlog();
+            match file.retry() {
+                Ok(()) => {
+                    tracing::info!(lines = waiting, path = %file.path().display(), "the alert file is writable again: waiting lines written")
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, backlog = file.backlog(), "the alert file is still not writable")
+                }
+            }
+        }
     }
 
     /// Reopens the alert file (SIGHUP, after logrotate).
@@ -117,10 +160,26 @@ impl Stdout {
     }
 
     pub fn write(&mut self, alert: &Alert) -> io::Result<()> {
-        let mut line = render(alert, self.format, &self.meta);
-        line.push('\n');
-        let mut out = io::stdout().lock();
-        out.write_all(line.as_bytes())?;
-        out.flush()
+        let line = render(alert, self.format, &self.meta);
+        write_line(line)
     }
+
+    /// The rate cap's summary: its document (json) or its line (human).
+    pub fn write_summary(
+        &mut self,
+        summary: &Summary,
+        document: &serde_json::Value,
+    ) -> io::Result<()> {
+        write_line(match self.format {
+            Format::Human => summary_line(summary),
+            Format::Json | Format::Auto => document.to_string(),
+        })
+    }
+}
+
+fn write_line(mut line: String) -> io::Result<()> {
+    line.push('\n');
+    let mut out = io::stdout().lock();
+    out.write_all(line.as_bytes())?;
+    out.flush()
 }

@@ -1,7 +1,8 @@
 //! `run --record FILE`: appends every event the kernel passed up (exec and connect) to a file,
 //! one ECS document per line in the Elastic Defend shape ([`event_document`]), so `replay`
 //! over the file gives exactly the alerts the live run printed. The file is an
-//! [`NdjsonFile`]: `O_APPEND`, mode 0640, whole lines only, reopened on SIGHUP.
+//! [`NdjsonFile`]: `O_APPEND`, mode 0640, whole lines only (an event it could not write waits in
+//! a bounded backlog), reopened on SIGHUP.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,16 @@ impl Recorder {
             })?;
         self.events += 1;
         Ok(())
+    }
+
+    /// Writes the events waiting since a failed write (the daemon's timer).
+    pub fn retry(&mut self) -> io::Result<()> {
+        self.file.retry()
+    }
+
+    /// Events waiting since a failed write, and events dropped from the full backlog.
+    pub fn backlog(&self) -> (usize, u64) {
+        (self.file.backlog(), self.file.dropped)
     }
 
     /// Opens the path anew (after logrotate moved the file).

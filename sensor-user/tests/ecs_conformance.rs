@@ -11,7 +11,9 @@ use ecs_checker::{assert_conforms, leaf_paths, schema, violations};
 use serde_json::json;
 use sshd_sensor::ecs::alert::{AlertMeta, alert_document};
 use sshd_sensor::ecs::document::event_document;
+use sshd_sensor::ecs::summary::summary_document;
 use sshd_sensor::event::{Alert, Destination, Event, Process};
+use sshd_sensor::ratelimit::{MAX_DESTINATIONS, RateCap};
 
 // ---------------------------------------------------------------------------------------------
 // Realistic input: every field set
@@ -140,6 +142,49 @@ fn event_documents_conform() {
         let doc = event_document(&connect_event(dst, src));
         assert_conforms(&schema, &format!("connect to {dst}"), &doc);
     }
+}
+
+/// The rate cap's summary, full (session context, a cut destination list over IPv4 and IPv6)
+/// and sparse (nothing but the join key), is an ECS document too.
+#[test]
+fn rate_cap_summaries_conform() {
+    let schema = schema();
+    let mut cap = RateCap::new(1, 300_000_000_000);
+    let mut stage1 = exec_event();
+    stage1.session = Some(sshd_sensor::event::Session {
+        client_ip: Some("192.0.2.7".parse().expect("ip")),
+        client_port: Some(51_234),
+        server_ip: Some("192.0.2.1".parse().expect("ip")),
+        server_port: Some(22),
+        user: Some("alice".into()),
+    });
+    for i in 0..=MAX_DESTINATIONS + 1 {
+        let (dst, src) = ADDRESSES[i % ADDRESSES.len()];
+        let mut stage2 = connect_event(dst, src);
+        stage2.destination.port = Some(u16::try_from(1000 + i).expect("port"));
+        cap.admit(&alert(stage1.clone(), stage2));
+    }
+    let summaries = cap.flush();
+    let [full] = &summaries[..] else {
+        panic!("one summary expected, got {summaries:?}")
+    };
+    assert!(full.truncated());
+    let doc = summary_document(full, &meta());
+    assert_eq!(doc["event"]["action"], "rate_cap_summary");
+    assert_conforms(&schema, "rate-cap summary", &doc);
+
+    let mut cap = RateCap::new(0, 1);
+    let stage1 = Event {
+        timestamp: 1,
+        process: Process {
+            entity_id: Some("e1".into()),
+            ..Process::default()
+        },
+        ..Event::default()
+    };
+    cap.admit(&alert(stage1, Event::default()));
+    let doc = summary_document(&cap.flush()[0], &meta());
+    assert_conforms(&schema, "sparse rate-cap summary", &doc);
 }
 
 #[test]

@@ -30,7 +30,10 @@ fn event(ts: TimestampNs, action: &str, host: &str, entity: &str, parent: &str) 
 /// (some backwards, some past maxspan) and enough keys to rebuild the filter many times.
 #[test]
 fn same_answers_as_process() {
-    let limits = Limits { max_pending: 3000 };
+    let limits = Limits {
+        max_pending: 3000,
+        ..Limits::default()
+    };
     let mut plain = Engine::new(RuleConfig::default(), limits);
     let mut keyed = Engine::new(RuleConfig::default(), limits);
     let mut x: u64 = 7;

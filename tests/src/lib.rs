@@ -26,6 +26,7 @@ pub mod netns;
 pub mod notify_socket;
 pub mod prereq;
 pub mod privileges;
+pub mod rate_cap;
 pub mod scenario;
 pub mod scratch_fs;
 pub mod sensor;

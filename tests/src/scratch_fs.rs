@@ -1,4 +1,5 @@
-//! Scratch filesystems for the parent-executable identity tests, where `stat().st_dev` is not
+//! Scratch filesystems: a tiny tmpfs to fill up (the alert file's ENOSPC test), and for the
+//! parent-executable identity tests, where `stat().st_dev` is not
 //! the device the kernel compares: a btrfs image on a loop device with a subvolume (what
 //! Fedora and openSUSE install on), and an overlay whose lower layer holds the file (what
 //! containers run from). Everything is mounted in the host's mount namespace before sshd
@@ -101,6 +102,32 @@ impl ScratchMounts {
         );
         mounts.mounted.push(merged.clone());
         (mounts, merged)
+    }
+}
+
+impl ScratchMounts {
+    /// A tmpfs of `size` (mount's syntax, e.g. `64k`) at `dir/name`, mode 0755, for tests that
+    /// fill a filesystem up; returns its directory.
+    pub fn tmpfs(dir: &Path, name: &str, size: &str) -> (ScratchMounts, PathBuf) {
+        let mount_point = dir.join(name);
+        mkdir(&mount_point);
+        run_ok(
+            Command::new(tool("mount"))
+                .args([
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    &format!("size={size},mode=0755"),
+                    "sst-tiny",
+                ])
+                .arg(&mount_point),
+        );
+        (
+            ScratchMounts {
+                mounted: vec![mount_point.clone()],
+            },
+            mount_point,
+        )
     }
 }
 

@@ -18,6 +18,7 @@ use integration_tests::connector_bin;
 use integration_tests::notify_socket::{self, NotifySocket};
 use integration_tests::prereq;
 use integration_tests::privileges::{self, NOBODY, UnitCapabilities};
+use integration_tests::rate_cap;
 use integration_tests::scenario::{
     self, ALERT_WAIT, CONTROL_DEST, DUPLICATE_WAIT, PORT, assert_no_alert, assert_single_alert,
     expect_alert,
@@ -353,33 +354,179 @@ fn config_file_outputs_and_sighup() {
     );
 }
 
-/// With `max_per_window = 1`, a second match is not printed, and stderr counts it as suppressed.
+/// With `max_per_window = 1`, a session's second match is not printed; when its window ends,
+/// while the sensor runs, the summary document on stdout names the session, counts the one
+/// suppressed alert and lists its destination and process. Another session is not capped.
 #[test]
 fn rate_cap_suppresses_and_summarises() {
     let bed = testbed();
     let config = bed.dir.join("config.toml");
     write_file(
         &config,
-        "[alerts]\nmax_per_window = 1\nwindow_seconds = 300\n[output]\njournald = false\n",
+        "[alerts]\nmax_per_window = 1\nwindow_seconds = 3\n[output]\njournald = false\n",
     );
     let sensor = Sensor::start_with(&["run", "--format", "json", "--config", utf8(&config)]);
-    let first = positive(&bed);
-    expect_alert(&sensor, &first, "first positive");
-    let second = positive(&bed);
+    // One session, two stage-1 execs of its shell (the second replaces the first image), each
+    // followed by a connect of a child.
+    let first_call = integration_tests::connector::invocation(&bed.connector, CONTROL_DEST, PORT);
+    let second_call = integration_tests::connector::invocation(&bed.connector, "1.1.1.1", PORT);
+    let finished = bed.ssh(&format!(
+        "{first_call}; exec /bin/sh -c '{second_call}; true'"
+    ));
+    let reports = integration_tests::connector::parse_reports(&finished.stdout);
+    let [first, second] = &reports[..] else {
+        panic!("expected two connector reports:\n{}", finished.stdout)
+    };
+    assert_eq!(first.ppid, second.ppid, "both connects come from one shell");
+    expect_alert(&sensor, first, "first positive");
+    let other = positive(&bed);
+    expect_alert(&sensor, &other, "another session, not capped by the first");
+    let summary = rate_cap::wait_for_summary(
+        &sensor,
+        first.ppid,
+        Duration::from_secs(3 + 5),
+        "the capped session",
+    );
+    assert_eq!(
+        alert::int_field(&summary, "sshd_sensor.rate_cap.suppressed"),
+        Some(1),
+        "{summary}"
+    );
+    assert_eq!(
+        alert::int_field(&summary, "sshd_sensor.rate_cap.emitted"),
+        Some(1),
+        "{summary}"
+    );
+    assert_eq!(
+        rate_cap::destinations(&summary),
+        [rate_cap::Listed {
+            ip: "1.1.1.1".to_owned(),
+            port: i64::from(PORT),
+            count: 1,
+            pid: i64::from(second.pid),
+            executable: utf8(&bed.connector).to_owned(),
+        }],
+        "{summary}"
+    );
     settle(Instant::now());
     let run = sensor.stop();
-    assert_single_alert(&run, &first, CONTROL_DEST, PORT, "first positive");
-    assert_no_alert(&run, &second, "second positive, over the cap");
+    assert_single_alert(&run, first, CONTROL_DEST, PORT, "first positive");
+    assert_single_alert(&run, &other, CONTROL_DEST, PORT, "another session");
+    assert_no_alert(&run, second, "second positive of the session, over the cap");
     assert_eq!(
-        run.alerts.len(),
-        1,
-        "expected exactly one alert on stdout:\n{}",
-        alert::dump(&run.alerts)
+        rate_cap::summaries_of(&run.alerts, first.ppid),
+        [summary],
+        "exactly one summary, and none at shutdown (nothing pending)"
     );
+}
+
+/// SIGHUP applies what it can: started with one alert file, no recording and log level info,
+/// then reloaded (waiting on RELOADING=1 and READY=1) with another alert file, a recording and
+/// level debug: the next alert lands in the new file only, the recording gets its events, and
+/// debug lines appear.
+#[test]
+fn sighup_applies_outputs_record_and_log_level() {
+    let bed = testbed();
+    let socket = NotifySocket::bind(bed.dir.path());
+    let config = bed.dir.join("config.toml");
+    let old_file = bed.dir.join("old.ndjson");
+    let new_file = bed.dir.join("new.ndjson");
+    let recording = bed.dir.join("events.ndjson");
+    write_file(
+        &config,
+        &format!(
+            "[output]\nfile = \"{}\"\njournald = false\n[log]\nlevel = \"info\"\n",
+            utf8(&old_file)
+        ),
+    );
+    let mut command = sensor::command(&["run", "--format", "json", "--config", utf8(&config)]);
+    command
+        .env("NOTIFY_SOCKET", socket.path())
+        .env_remove("RUST_LOG");
+    let sensor = Sensor::start_command(command);
+    let ready = socket.receive(NOTIFY_WAIT);
     assert!(
-        run.stderr.lines().any(|l| l.contains("suppressed=1")),
-        "no stderr line reports suppressed=1:\n{}",
-        run.stderr
+        ready
+            .as_deref()
+            .is_some_and(|m| notify_socket::has(m, "READY=1")),
+        "expected READY=1 at start, got {ready:?}"
+    );
+    let first = positive(&bed);
+    let first_doc = expect_alert(&sensor, &first, "positive before the reload");
+    assert_eq!(file_alerts(&old_file, 1), std::slice::from_ref(&first_doc));
+    let is_debug = |l: &str| l.contains("DEBUG");
+    assert!(
+        !sensor.stderr_lines().iter().any(|l| is_debug(l)),
+        "debug lines at level info:\n{}",
+        sensor.stderr_text()
+    );
+
+    write_file(
+        &config,
+        &format!(
+            "[output]\nfile = \"{}\"\njournald = false\nrecord = \"{}\"\n\
+             [log]\nlevel = \"debug\"\n",
+            utf8(&new_file),
+            utf8(&recording)
+        ),
+    );
+    let mark = sensor.stderr_lines().len();
+    sensor.signal(libc::SIGHUP);
+    for expected in ["RELOADING=1", "READY=1"] {
+        let got = socket.receive(NOTIFY_WAIT);
+        assert!(
+            got.as_deref()
+                .is_some_and(|m| notify_socket::has(m, expected)),
+            "after SIGHUP expected {expected}, got {got:?}; stderr:\n{}",
+            sensor.stderr_text()
+        );
+    }
+    let second = positive(&bed);
+    let second_doc = expect_alert(&sensor, &second, "positive after the reload");
+    assert_eq!(
+        file_alerts(&new_file, 1),
+        [second_doc],
+        "the new alert file must hold the alert raised after the reload"
+    );
+    sensor.wait_for_stderr(
+        mark,
+        RELOAD_WAIT,
+        "at level debug after the reload",
+        is_debug,
+    );
+    let run = sensor.stop();
+    assert_single_alert(
+        &run,
+        &second,
+        CONTROL_DEST,
+        PORT,
+        "positive after the reload",
+    );
+    assert_eq!(
+        read_ndjson(&old_file),
+        [first_doc],
+        "the old alert file must keep only the alert from before the reload"
+    );
+    let recorded = read_ndjson(&recording);
+    let connect = recorded.iter().find(|d| {
+        alert::int_field(d, "process.pid") == Some(i64::from(second.pid))
+            && alert::field(d, "event.action").and_then(Value::as_str)
+                == Some("connection_attempted")
+    });
+    assert!(
+        connect.is_some(),
+        "the recording added by the reload lacks the connect of pid {}:\n{}",
+        second.pid,
+        alert::dump(&recorded)
+    );
+    let exec = recorded.iter().find(|d| {
+        alert::int_field(d, "process.pid") == Some(i64::from(second.ppid))
+            && alert::field(d, "event.action").and_then(Value::as_str) == Some("exec")
+    });
+    assert!(
+        exec.is_some(),
+        "the recording lacks the stage-1 exec of pid {}",
+        second.ppid
     );
 }
 

@@ -60,6 +60,10 @@ pub struct Args {
     /// Most stage-1 keys the engine holds at once.
     #[arg(long, default_value_t = Limits::default().max_pending)]
     pub max_pending: usize,
+    /// Most bytes of stage-1 lines the engine holds at once (each held stage 1 keeps its line
+    /// until it expires, matches or is evicted); beyond it the oldest are evicted and counted.
+    #[arg(long, default_value_t = Limits::default().max_held_bytes)]
+    pub max_held_bytes: usize,
     /// Skipped lines and late events reported individually (each).
     #[arg(long, default_value_t = 10)]
     pub report_first: u64,
@@ -67,7 +71,7 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
     /// Print every match; by default the live rate cap applies (100 alerts per 5 minutes of
-    /// event time), so a recording replays to exactly what the live run printed.
+    /// event time and SSH session), so a recording replays to exactly what the live run printed.
     #[arg(long)]
     pub no_rate_cap: bool,
     /// Benchmark baseline (`cargo xtask replay-bench`): read the same lines and only check that
@@ -88,6 +92,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         },
         limits: Limits {
             max_pending: args.max_pending,
+            max_held_bytes: args.max_held_bytes,
         },
         max_disorder_ns: args.max_disorder,
         max_line_bytes: args.max_line_bytes,

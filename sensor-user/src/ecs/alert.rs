@@ -179,7 +179,7 @@ fn missing_fields(p: &crate::event::Process) -> Vec<Value> {
 /// (see [`Session`](crate::event::Session)): `client` and `server` are the two ends of sshd's
 /// own TCP connection, `user` the name of the stage-1 process's uid. What could not be learned
 /// is named under `missing`.
-fn session_fields(s: &crate::event::Session) -> Value {
+pub(crate) fn session_fields(s: &crate::event::Session) -> Value {
     let mut out = Map::new();
     for (end, ip, port) in [
         ("client", s.client_ip, s.client_port),
@@ -216,7 +216,7 @@ fn session_fields(s: &crate::event::Session) -> Value {
 }
 
 /// `rule.*`. All are ECS keywords; `rule.author` is the one ECS marks as an array.
-fn rule_fields() -> Value {
+pub(crate) fn rule_fields() -> Value {
     object([
         ("id", RULE_ID.into()),
         ("name", RULE_NAME.into()),
@@ -238,7 +238,7 @@ fn rule_fields() -> Value {
 /// these same arrays anyway, and `framework` would become a repeated value ECS does not
 /// declare as an array. Which technique belongs to which tactic is in the rule definition
 /// (`rule::definition::THREATS`).
-fn threat_fields() -> Value {
+pub(crate) fn threat_fields() -> Value {
     let mut tactics = Triple::default();
     let mut techniques = Triple::default();
     let mut subtechniques = Triple::default();

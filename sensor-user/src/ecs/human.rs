@@ -55,7 +55,7 @@ fn describe(p: &Process, with_user: bool) -> String {
 }
 
 /// The process's image: its executable, else its name, else `?`.
-fn image(p: &Process) -> &str {
+pub(crate) fn image(p: &Process) -> &str {
     p.executable
         .as_deref()
         .or(p.name.as_deref())
@@ -63,7 +63,7 @@ fn image(p: &Process) -> &str {
 }
 
 /// `ip:port`, `[ipv6]:port`, the bare address without a port, or `?`.
-fn endpoint(d: &Destination) -> String {
+pub(crate) fn endpoint(d: &Destination) -> String {
     match (d.ip.map(|ip| ip.to_canonical()), d.port) {
         (Some(ip), Some(port)) => SocketAddr::new(ip, port).to_string(),
         (Some(IpAddr::V6(ip)), None) => format!("[{ip}]"),
@@ -85,7 +85,7 @@ fn seconds(ns: i64) -> String {
 }
 
 /// `s` with control characters (newline, escape, ...) written as Rust escapes.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() {

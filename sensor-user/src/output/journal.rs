@@ -16,8 +16,12 @@ use std::{
 };
 
 use crate::{
-    ecs::human::human_line,
+    ecs::{
+        human::human_line,
+        summary::{SUMMARY_ACTION, summary_line},
+    },
     event::Alert,
+    ratelimit::Summary,
     rule::definition::{RULE_ID, RULE_NAME},
 };
 
@@ -89,6 +93,31 @@ pub fn entry(alert: &Alert, document: &serde_json::Value) -> Vec<u8> {
     buf
 }
 
+/// The journal entry of a rate-cap summary.
+pub fn summary_entry(summary: &Summary, document: &serde_json::Value) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(8192);
+    let session = &summary.session.process;
+    put_field(&mut buf, "MESSAGE", &summary_line(summary));
+    put_field(&mut buf, "PRIORITY", "4");
+    put_field(&mut buf, "SYSLOG_IDENTIFIER", "sshd-sensor");
+    put_field(&mut buf, "SSHD_SENSOR_RULE_ID", RULE_ID);
+    put_field(&mut buf, "SSHD_SENSOR_RULE_NAME", RULE_NAME);
+    put_field(&mut buf, "SSHD_SENSOR_EVENT_ACTION", SUMMARY_ACTION);
+    put_field(
+        &mut buf,
+        "SSHD_SENSOR_SUPPRESSED",
+        &summary.suppressed.to_string(),
+    );
+    if let Some(pid) = session.pid {
+        put_field(&mut buf, "SSHD_SENSOR_PARENT_PID", &pid.to_string());
+    }
+    if let Some(entity_id) = &session.entity_id {
+        put_field(&mut buf, "SSHD_SENSOR_PARENT_ENTITY_ID", entity_id);
+    }
+    put_field(&mut buf, "SSHD_SENSOR_ECS", &document.to_string());
+    buf
+}
+
 /// A connection to the journal.
 pub struct Journal {
     socket: UnixDatagram,
@@ -112,6 +141,10 @@ impl Journal {
 
     pub fn send(&self, alert: &Alert, document: &serde_json::Value) -> io::Result<()> {
         self.send_entry(&entry(alert, document))
+    }
+
+    pub fn send_summary(&self, summary: &Summary, document: &serde_json::Value) -> io::Result<()> {
+        self.send_entry(&summary_entry(summary, document))
     }
 
     /// Sends one entry as one datagram or, when it is too large for one (`EMSGSIZE`,
@@ -269,5 +302,26 @@ mod tests {
             "the memfd holds the whole entry"
         );
         std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_summary_entry_carries_its_action_count_session_and_document() {
+        let mut cap = crate::ratelimit::RateCap::new(0, 1_000_000_000);
+        cap.admit(&crate::ecs::fixtures::alert());
+        let summary = cap.flush().remove(0);
+        let text = String::from_utf8(summary_entry(&summary, &serde_json::json!({"k": "v"})))
+            .expect("utf-8");
+        for field in [
+            "SSHD_SENSOR_EVENT_ACTION=rate_cap_summary\n",
+            "SSHD_SENSOR_SUPPRESSED=1\n",
+            "SSHD_SENSOR_PARENT_PID=1200\n",
+            "SSHD_SENSOR_ECS={\"k\":\"v\"}\n",
+        ] {
+            assert!(text.contains(field), "{field:?} missing from {text:?}");
+        }
+        assert!(
+            text.starts_with("MESSAGE=") && text.contains("RATE-CAP"),
+            "{text}"
+        );
     }
 }

@@ -138,7 +138,7 @@ pub fn replay(
         let Some(alert) = alert else {
             continue;
         };
-        if opts.rate_cap && cap.admit(alert.stage2.timestamp) == Verdict::Suppress {
+        if opts.rate_cap && cap.admit(&alert).verdict == Verdict::Suppress {
             summary.alerts_suppressed += 1;
             continue;
         }

@@ -5,7 +5,8 @@
 //! same answers. Per key only the newest stage 1 is held; a match consumes it; entries older
 //! than maxspan relative to the newest event time are dropped in amortised O(1) through a
 //! time-ordered queue with lazy deletion; the number of held keys is bounded by
-//! [`Limits::max_pending`], evicting the oldest.
+//! [`Limits::max_pending`], and the bytes of the raw lines held with them (replay's
+//! [`Event::raw`]) by [`Limits::max_held_bytes`], both evicting the oldest.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -47,14 +48,27 @@ impl Default for RuleConfig {
 pub struct Limits {
     /// Most stage-1 keys held at once; beyond it the oldest is evicted.
     pub max_pending: usize,
+    /// Most bytes of raw stage-1 lines ([`Event::raw`], replay) held at once, counting every
+    /// line the engine still references (a replaced entry's line until its queue slot goes);
+    /// beyond it the oldest entries are evicted. Live events carry no raw line.
+    pub max_held_bytes: usize,
 }
+
+/// [`Limits::max_held_bytes`] by default: 64 MiB.
+pub const DEFAULT_MAX_HELD_BYTES: usize = 64 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_pending: 65_536,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
         }
     }
+}
+
+/// The raw-line bytes `e` holds.
+fn held_bytes(e: &Event) -> usize {
+    e.raw.as_ref().map_or(0, |r| r.len())
 }
 
 /// Counters since the engine was created (`pending` is the current number of held keys).
@@ -72,6 +86,8 @@ pub struct EngineStats {
     pub expired: u64,
     /// Stage-1 entries dropped because `max_pending` keys were held.
     pub evicted: u64,
+    /// Stage-1 entries dropped because their raw lines passed `max_held_bytes`.
+    pub evicted_bytes: u64,
     /// Stage-1 keys held now.
     pub pending: u64,
     /// Events whose timestamp was smaller than an earlier event's.
@@ -109,6 +125,8 @@ pub struct Engine {
     pending_len: usize,
     /// Sorted by timestamp (oldest first), then insertion.
     queue: VecDeque<Queued>,
+    /// Raw-line bytes of the events in `queue` (live or stale): what the engine keeps alive.
+    queued_bytes: usize,
     next_generation: u64,
     /// The newest event timestamp seen.
     watermark: Option<TimestampNs>,
@@ -127,6 +145,7 @@ impl Engine {
             pending: FastMap::default(),
             pending_len: 0,
             queue: VecDeque::new(),
+            queued_bytes: 0,
             next_generation: 0,
             watermark: None,
             stats: EngineStats::default(),
@@ -310,7 +329,7 @@ impl Engine {
                 break;
             }
             let live = self.is_live(front);
-            if let Some(front) = self.queue.pop_front()
+            if let Some(front) = self.pop_front()
                 && live
             {
                 self.remove_live(&front);
@@ -373,6 +392,7 @@ impl Engine {
         self.next_generation += 1;
         let timestamp = stage1.timestamp;
         let at = self.queue.partition_point(|q| q.timestamp <= timestamp);
+        self.queued_bytes += held_bytes(&stage1);
         self.queue.insert(
             at,
             Queued {
@@ -382,6 +402,31 @@ impl Engine {
             },
         );
         self.compact_if_mostly_stale();
+        self.keep_within_bytes();
+    }
+
+    /// Drops stale entries, then the oldest live ones, until the raw lines held fit
+    /// [`Limits::max_held_bytes`].
+    fn keep_within_bytes(&mut self) {
+        if self.queued_bytes <= self.limits.max_held_bytes {
+            return;
+        }
+        self.compact();
+        while self.queued_bytes > self.limits.max_held_bytes {
+            let Some(front) = self.pop_front() else {
+                break;
+            };
+            if self.is_live(&front) {
+                self.remove_live(&front);
+                self.stats.evicted_bytes += 1;
+            }
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Queued> {
+        let front = self.queue.pop_front()?;
+        self.queued_bytes -= held_bytes(&front.stage1);
+        Some(front)
     }
 
     fn match_stage2(&mut self, event: Event) -> Option<Alert> {
@@ -421,7 +466,7 @@ impl Engine {
 
     /// Evicts the oldest live entry; false when none is held.
     fn evict_oldest(&mut self) -> bool {
-        while let Some(front) = self.queue.pop_front() {
+        while let Some(front) = self.pop_front() {
             if self.is_live(&front) {
                 self.remove_live(&front);
                 self.stats.evicted += 1;
@@ -469,8 +514,14 @@ impl Engine {
         if self.queue.len() <= 2 * self.pending_len + QUEUE_SLACK {
             return;
         }
+        self.compact();
+    }
+
+    /// Drops every stale queue entry.
+    fn compact(&mut self) {
         let mut queue = std::mem::take(&mut self.queue);
         queue.retain(|q| self.is_live(q));
+        self.queued_bytes = queue.iter().map(|q| held_bytes(&q.stage1)).sum();
         self.queue = queue;
     }
 }

@@ -102,7 +102,10 @@ mod sequence;
 /// and expiries, and the alert hands back the held event.
 #[test]
 fn stage1_held_is_process_of_the_whole_event() {
-    let limits = Limits { max_pending: 40 };
+    let limits = Limits {
+        max_pending: 40,
+        ..Limits::default()
+    };
     let mut whole = Engine::new(RuleConfig::default(), limits);
     let mut held = Engine::new(RuleConfig::default(), limits);
     let mut x: u64 = 11;

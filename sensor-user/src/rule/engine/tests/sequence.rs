@@ -293,7 +293,13 @@ fn connect_by_stage1_itself_does_not_join() {
 
 #[test]
 fn eviction_at_max_pending() {
-    let mut e = Engine::new(RuleConfig::default(), Limits { max_pending: 2 });
+    let mut e = Engine::new(
+        RuleConfig::default(),
+        Limits {
+            max_pending: 2,
+            ..Limits::default()
+        },
+    );
     run(
         &mut e,
         [
@@ -328,7 +334,13 @@ fn eviction_at_max_pending() {
 
 #[test]
 fn max_pending_zero_holds_nothing() {
-    let mut e = Engine::new(RuleConfig::default(), Limits { max_pending: 0 });
+    let mut e = Engine::new(
+        RuleConfig::default(),
+        Limits {
+            max_pending: 0,
+            ..Limits::default()
+        },
+    );
     assert!(
         run(
             &mut e,
@@ -366,6 +378,7 @@ fn stats_count_each_kind() {
             alerts: 1,
             expired: 0,
             evicted: 0,
+            evicted_bytes: 0,
             pending: 0,
             out_of_order: 0,
         }
@@ -427,4 +440,55 @@ fn extreme_timestamps_do_not_overflow() {
         e.process(connect(TimestampNs::MIN, "h1", "b", "8.8.8.8"))
             .is_none()
     );
+}
+
+/// An exec carrying a raw line of `bytes` bytes, as replay holds a stage 1.
+fn exec_with_line(at: TimestampNs, host: &str, entity: &str, bytes: usize) -> crate::event::Event {
+    let mut e = exec(at, host, entity);
+    e.raw = Some(vec![b'x'; bytes].into_boxed_slice());
+    e
+}
+
+#[test]
+fn held_lines_are_bounded_in_bytes_evicting_the_oldest() {
+    let mut e = Engine::new(
+        RuleConfig::default(),
+        Limits {
+            max_held_bytes: 2500,
+            ..Limits::default()
+        },
+    );
+    run(
+        &mut e,
+        [
+            exec_with_line(T0, "h1", "a", 1000),
+            exec_with_line(T0 + MS, "h1", "b", 1000),
+        ],
+    );
+    assert_eq!(e.stats().evicted_bytes, 0);
+    // A third line passes the budget: the oldest, a, goes.
+    run(&mut e, [exec_with_line(T0 + 2 * MS, "h1", "c", 1000)]);
+    assert_eq!(e.stats().evicted_bytes, 1);
+    assert_eq!(e.stats().evicted, 0, "not a max_pending eviction");
+    assert_eq!(e.stats().pending, 2);
+    // Replacing b's line: the stale one is dropped first, nothing live is evicted.
+    run(&mut e, [exec_with_line(T0 + 3 * MS, "h1", "b", 1000)]);
+    assert_eq!(e.stats().evicted_bytes, 1);
+    let alerts = run(
+        &mut e,
+        [
+            connect(T0 + 4 * MS, "h1", "a", "8.8.8.8"),
+            connect(T0 + 5 * MS, "h1", "b", "8.8.8.8"),
+            connect(T0 + 6 * MS, "h1", "c", "8.8.8.8"),
+        ],
+    );
+    let keys: Vec<_> = alerts
+        .iter()
+        .map(|a| a.stage1.process.entity_id.clone())
+        .collect();
+    assert_eq!(keys, [Some("b".to_owned()), Some("c".to_owned())]);
+    // One line over the whole budget is not held at all.
+    run(&mut e, [exec_with_line(T0 + 7 * MS, "h1", "d", 3000)]);
+    assert_eq!(e.stats().evicted_bytes, 2);
+    assert_eq!(e.stats().pending, 0);
 }
