@@ -18,6 +18,9 @@ pub struct Process {
     /// File name of `executable` (not `comm`).
     pub name: Option<String>,
     pub args: Option<Vec<String>>,
+    /// The document's `process.command_line` (replay). `None` live, where the command line is
+    /// the arguments joined with single spaces, as Defend builds it.
+    pub command_line: Option<String>,
     pub user_id: Option<u32>,
     pub user_name: Option<String>,
     pub group_id: Option<u32>,

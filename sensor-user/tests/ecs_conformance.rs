@@ -23,6 +23,7 @@ fn process(pid: u32, entity: &str, exe: &str, args: &[&str], uid: u32, user: &st
         executable: Some(exe.into()),
         name: exe.rsplit('/').next().map(Into::into),
         args: Some(args.iter().map(|a| (*a).to_owned()).collect()),
+        command_line: None,
         user_id: Some(uid),
         user_name: Some(user.into()),
         group_id: Some(uid),

@@ -202,7 +202,7 @@ fn unknown_keys_are_errors() {
         "[rule]\nparent_executables = [\"/usr/sbin/sshd\"]\nparent_executable = []\n",
         3,
         1,
-        "unknown field `parent_executable`, expected one of `parent_executables`, \
+        "unknown field `parent_executable`, expected one of `profile`, `file`, `parent_executables`, \
          `extra_excluded_cidrs`, `extra_excluded_names`, `extra_excluded_executables`",
     );
     assert_error(

@@ -73,7 +73,9 @@ pub(crate) fn process_fields(p: &Process) -> Map<String, Value> {
     if let Some(args) = &p.args {
         m.insert("args".into(), args.clone().into());
         m.insert("args_count".into(), args.len().into());
-        if !args.is_empty() {
+        if let Some(line) = &p.command_line {
+            m.insert("command_line".into(), line.clone().into());
+        } else if !args.is_empty() {
             m.insert("command_line".into(), args.join(" ").into());
         }
     }

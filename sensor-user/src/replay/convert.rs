@@ -110,6 +110,7 @@ fn process_of(p: ProcessFields<'_>, start: Option<TimestampNs>) -> Process {
         executable: owned(p.executable),
         name: owned(p.name),
         args: p.args.map(StrList::into_strings),
+        command_line: owned(p.command_line),
         user_id: p.user_id,
         user_name: owned(p.user_name),
         group_id: p.group_id,

@@ -17,7 +17,7 @@ use std::str::FromStr;
 use ipnetwork::IpNetwork;
 
 pub use cond::{Cond, Test};
-pub use field::{Field, Kind};
+pub use field::{Field, FieldSource, Kind};
 pub use glob::Glob;
 
 use super::eql::{EqlError, Expr, Literal, Sequence};
@@ -34,7 +34,7 @@ pub struct Stage {
 }
 
 impl Stage {
-    pub fn matches(&self, e: &crate::event::Event) -> bool {
+    pub fn matches<S: FieldSource>(&self, e: &S) -> bool {
         (self.category == "any" || e.has_category(&self.category)) && self.cond.eval(e)
     }
 }
@@ -109,6 +109,81 @@ impl CompiledRule {
             }
         }
         out
+    }
+}
+
+/// What a configuration adds to a rule: live mode's parent executables, and exclusions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tuning<'a> {
+    /// Replaces the values of stage 1's `process.parent.executable` test (added as a test when
+    /// the rule has none: the kernel reports children of these parents only).
+    pub parent_executables: Option<&'a [String]>,
+    pub extra_cidrs: &'a [IpNetwork],
+    pub extra_names: &'a [String],
+    pub extra_executables: &'a [String],
+}
+
+impl CompiledRule {
+    /// This rule as a configuration tunes it.
+    pub fn tuned(&self, tuning: &Tuning<'_>) -> CompiledRule {
+        let mut rule = self.clone();
+        if let Some(parents) = tuning.parent_executables {
+            let test = || Cond::Field {
+                field: Field::ParentExecutable,
+                test: Test::StrIn {
+                    values: parents.to_vec(),
+                    null: false,
+                },
+            };
+            let mut terms = rule.stage1.cond.conjuncts().to_vec();
+            let mut replaced = false;
+            for term in &mut terms {
+                if matches!(
+                    term,
+                    Cond::Field {
+                        field: Field::ParentExecutable,
+                        test: Test::StrIn { null: false, .. },
+                    }
+                ) {
+                    *term = test();
+                    replaced = true;
+                }
+            }
+            if !replaced {
+                terms.push(test());
+            }
+            rule.stage1.cond = Cond::All(terms);
+        }
+        let mut extra = Vec::new();
+        if !tuning.extra_cidrs.is_empty() {
+            extra.push(Cond::Field {
+                field: Field::DestinationIp,
+                test: Test::Cidr {
+                    ranges: IpRanges::new(tuning.extra_cidrs.iter().copied()),
+                    written: tuning.extra_cidrs.iter().map(ToString::to_string).collect(),
+                },
+            });
+        }
+        for (field, values) in [
+            (Field::ProcessExecutable, tuning.extra_executables),
+            (Field::ProcessName, tuning.extra_names),
+        ] {
+            if !values.is_empty() {
+                extra.push(Cond::Field {
+                    field,
+                    test: Test::StrIn {
+                        values: values.to_vec(),
+                        null: false,
+                    },
+                });
+            }
+        }
+        if !extra.is_empty() {
+            let mut terms = rule.stage2.cond.conjuncts().to_vec();
+            terms.push(Cond::Not(Box::new(Cond::Any(extra))));
+            rule.stage2.cond = Cond::All(terms);
+        }
+        rule
     }
 }
 

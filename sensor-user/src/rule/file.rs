@@ -66,6 +66,8 @@ pub struct RuleFile {
     pub query: Sequence,
     /// The query text as written (for `rule show`).
     pub query_text: String,
+    /// Where the query starts in the file (to place errors found after parsing).
+    pub query_origin: Pos,
 }
 
 /// Why a rule file was refused: one line, `file:line:col: message`.
@@ -156,11 +158,12 @@ pub fn parse(text: &str, file: &str) -> Result<RuleFile, RuleFileError> {
         ));
     }
     let origin = query_origin(text, rule.query.span().start);
+    let origin = Pos {
+        line: origin.line as u32,
+        col: origin.column as u32,
+    };
     let query = eql::parse(rule.query.get_ref()).map_err(|e| {
-        let e = e.shifted(Pos {
-            line: origin.line as u32,
-            col: origin.column as u32,
-        });
+        let e = e.shifted(origin);
         RuleFileError {
             file: file.to_owned(),
             location: Some(Location {
@@ -189,6 +192,7 @@ pub fn parse(text: &str, file: &str) -> Result<RuleFile, RuleFileError> {
             threats: rule.threat,
         },
         query_text: rule.query.into_inner(),
+        query_origin: origin,
         query,
     })
 }
