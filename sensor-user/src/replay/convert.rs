@@ -41,7 +41,7 @@ pub struct Parsed {
     pub timestamp: TimestampNs,
     /// Normalised: `::ffff:a.b.c.d` is `a.b.c.d`.
     pub destination_ip: Option<IpAddr>,
-    source_ip: Option<IpAddr>,
+    pub source_ip: Option<IpAddr>,
     process_start: Option<TimestampNs>,
     parent_start: Option<TimestampNs>,
 }

@@ -51,6 +51,18 @@ impl Default for RuleConfig {
     }
 }
 
+impl RuleConfig {
+    /// The rule as this configuration tunes it: what the engine runs.
+    pub fn tuned_rule(&self) -> CompiledRule {
+        self.rule.tuned(&Tuning {
+            parent_executables: Some(&self.parent_executables),
+            extra_cidrs: &self.extra_excluded_cidrs,
+            extra_names: &self.extra_excluded_names,
+            extra_executables: &self.extra_excluded_executables,
+        })
+    }
+}
+
 /// Memory bounds of the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -131,7 +143,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: RuleConfig, limits: Limits) -> Engine {
-        let rule = tuned_rule(&config);
+        let rule = config.tuned_rule();
         Engine {
             exclusions: Exclusions::from_derived(&rule.stage2_exclusions()),
             rule,
@@ -149,7 +161,7 @@ impl Engine {
 
     /// Replaces the configuration; pending stage-1 entries and counters are kept.
     pub fn set_config(&mut self, config: RuleConfig) {
-        self.rule = tuned_rule(&config);
+        self.rule = config.tuned_rule();
         self.exclusions = Exclusions::from_derived(&self.rule.stage2_exclusions());
         self.config = config;
     }
@@ -461,15 +473,6 @@ impl Engine {
         queue.retain(|q| self.is_live(q));
         self.queue = queue;
     }
-}
-
-fn tuned_rule(config: &RuleConfig) -> CompiledRule {
-    config.rule.tuned(&Tuning {
-        parent_executables: Some(&config.parent_executables),
-        extra_cidrs: &config.extra_excluded_cidrs,
-        extra_names: &config.extra_excluded_names,
-        extra_executables: &config.extra_excluded_executables,
-    })
 }
 
 /// Stage 2 at `stage2` may complete stage 1 at `stage1`: not before it, at most maxspan after.
