@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::rule::file::RuleMeta;
+
 /// Nanoseconds since the Unix epoch (the event's `@timestamp`).
 pub type TimestampNs = i64;
 
@@ -126,6 +128,8 @@ impl Event {
 pub struct Alert {
     pub stage1: Arc<Event>,
     pub stage2: Arc<Event>,
+    /// The rule that matched: its identity and description, as the alert carries them.
+    pub rule: Arc<RuleMeta>,
 }
 
 #[cfg(test)]

@@ -103,6 +103,7 @@ pub fn alert_of(stage1: Event, stage2: Event) -> Alert {
     Alert {
         stage1: Arc::new(stage1),
         stage2: Arc::new(stage2),
+        rule: crate::rule::profiles::Profile::V4.rule().meta.clone(),
     }
 }
 

@@ -4,11 +4,7 @@
 
 use std::{io, os::unix::net::UnixDatagram, path::Path};
 
-use crate::{
-    ecs::human::human_line,
-    event::Alert,
-    rule::definition::{RULE_ID, RULE_NAME},
-};
+use crate::{ecs::human::human_line, event::Alert};
 
 pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
@@ -32,8 +28,8 @@ pub fn entry(alert: &Alert, document: &serde_json::Value) -> Vec<u8> {
     put_field(&mut buf, "MESSAGE", &human_line(alert));
     put_field(&mut buf, "PRIORITY", "4");
     put_field(&mut buf, "SYSLOG_IDENTIFIER", "sshd-sensor");
-    put_field(&mut buf, "SSHD_SENSOR_RULE_ID", RULE_ID);
-    put_field(&mut buf, "SSHD_SENSOR_RULE_NAME", RULE_NAME);
+    put_field(&mut buf, "SSHD_SENSOR_RULE_ID", &alert.rule.rule_id);
+    put_field(&mut buf, "SSHD_SENSOR_RULE_NAME", &alert.rule.name);
     let opt = |v: Option<String>| v.unwrap_or_default();
     let fields = [
         (

@@ -13,6 +13,7 @@ mod tests;
 
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ipnetwork::IpNetwork;
 
@@ -42,7 +43,7 @@ impl Stage {
 /// A compiled rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompiledRule {
-    pub meta: RuleMeta,
+    pub meta: Arc<RuleMeta>,
     pub maxspan_ns: i64,
     pub join: Field,
     pub stage1: Stage,
@@ -64,7 +65,7 @@ pub struct DerivedExclusions {
 impl CompiledRule {
     /// Compiles a parsed rule file.
     pub fn compile(file: &RuleFile) -> Result<CompiledRule, EqlError> {
-        compile_sequence(&file.query, file.meta.clone())
+        compile_sequence(&file.query, Arc::new(file.meta.clone()))
     }
 
     /// The values of stage 1's top-level `process.parent.executable == / in (...)` tests: the
@@ -231,7 +232,7 @@ fn absorb(cond: &Cond, block: &mut DerivedExclusions) -> bool {
     }
 }
 
-fn compile_sequence(seq: &Sequence, meta: RuleMeta) -> Result<CompiledRule, EqlError> {
+fn compile_sequence(seq: &Sequence, meta: Arc<RuleMeta>) -> Result<CompiledRule, EqlError> {
     let join = known_field(&seq.by)?;
     let expect_key = |f: &super::eql::Field, want: Field, what: &str| {
         let got = known_field(f)?;

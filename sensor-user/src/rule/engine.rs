@@ -231,6 +231,7 @@ impl Engine {
         Some(Alert {
             stage1,
             stage2: Arc::new(stage2),
+            rule: self.rule.meta.clone(),
         })
     }
 
@@ -391,6 +392,7 @@ impl Engine {
         Some(Alert {
             stage1,
             stage2: Arc::new(event),
+            rule: self.rule.meta.clone(),
         })
     }
 

@@ -28,7 +28,13 @@ pub struct RuleMeta {
     pub license: Option<String>,
     pub tags: Vec<String>,
     pub threats: Vec<Threat>,
+    /// ECS `rule.ruleset`: [`CUSTOM_RULESET`] for a user's file; the embedded profiles say
+    /// they are Elastic's prebuilt rule.
+    pub ruleset: String,
 }
+
+/// `rule.ruleset` of a rule loaded from a user's file.
+pub const CUSTOM_RULESET: &str = "custom (rule file)";
 
 /// One `[[rule.threat]]` entry.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -190,6 +196,7 @@ pub fn parse(text: &str, file: &str) -> Result<RuleFile, RuleFileError> {
             license: rule.license,
             tags: rule.tags,
             threats: rule.threat,
+            ruleset: CUSTOM_RULESET.to_owned(),
         },
         query_text: rule.query.into_inner(),
         query_origin: origin,

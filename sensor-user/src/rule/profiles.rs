@@ -9,6 +9,9 @@ use std::sync::{Arc, OnceLock};
 use super::compiled::CompiledRule;
 use super::file;
 
+/// `rule.ruleset` of the embedded rules: Elastic's, reimplemented here.
+pub const PREBUILT_RULESET: &str = "elastic-prebuilt (reimplemented by sshd-sensor)";
+
 /// An embedded rule.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -61,6 +64,7 @@ impl Profile {
                 let mut parsed = file::parse(self.text(), &origin)
                     .unwrap_or_else(|e| unreachable!("{e} (tests::every_profile_compiles)"));
                 parsed.meta.version = self.version().map(str::to_owned);
+                parsed.meta.ruleset = PREBUILT_RULESET.to_owned();
                 Arc::new(
                     CompiledRule::compile(&parsed)
                         .unwrap_or_else(|e| unreachable!("{origin}: {e} (tests)")),
