@@ -53,12 +53,25 @@ pub struct Overrides {
     pub tracepoints: Option<loader::TracepointKind>,
     pub record: Option<PathBuf>,
     pub stats_interval: Option<Duration>,
+    /// `--rule` / `--profile`, read at start (a rule file that SIGHUP re-reads belongs in the
+    /// configuration, `[rule] file`).
+    pub rule: Option<(
+        crate::rule::profiles::RuleSource,
+        std::sync::Arc<crate::rule::compiled::CompiledRule>,
+    )>,
 }
 
 impl Overrides {
     pub fn apply(&self, config: &mut Config) {
         if let Some(format) = self.format {
             config.output.format = format;
+        }
+        if let Some((source, rule)) = &self.rule {
+            config.rule.source = source.clone();
+            config.rule.rule = rule.clone();
+            if let Some(parents) = crate::config::live_parents(rule) {
+                config.rule.parent_executables = parents;
+            }
         }
         if let Some(parents) = &self.parent_executables {
             config.rule.parent_executables = parents.clone();

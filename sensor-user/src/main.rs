@@ -35,6 +35,8 @@ enum Command {
     Check(commands::check::Args),
     /// Validate or show the configuration file.
     Config(commands::config::Args),
+    /// Show the compiled rule (an embedded profile or a rule file).
+    Rule(commands::rule::Args),
 }
 
 fn init_logging(level: &str) {
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => commands::replay::execute(args),
         Command::Check(args) => commands::check::execute(args),
         Command::Config(args) => commands::config::execute(args),
+        Command::Rule(args) => commands::rule::execute(args),
     };
     match result {
         Ok(code) => code,

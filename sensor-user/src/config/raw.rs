@@ -18,7 +18,7 @@ use super::{
     AlertsSection, Config, Journald, LOG_LEVELS, LogSection, OutputSection, SensorSection,
 };
 use crate::{
-    kernel::{loader::ConnectHook, parents::candidates},
+    kernel::loader::ConnectHook,
     output::Format,
     rule::{
         RuleConfig,
@@ -250,20 +250,7 @@ impl RawRule {
             Some(loaded) => loaded,
             None => (defaults.source.clone(), defaults.rule.clone()),
         };
-        // Without an explicit list, live mode watches the rule's own parents, and with
-        // `/usr/sbin/sshd` every `sshd-session` too (SEMANTICS.md: the rule's intent).
-        let rule_parents = match rule.parent_executables() {
-            Some(parents) if parents.iter().any(|p| p == candidates::SSHD) => {
-                let mut all = candidates::default_parents();
-                for p in parents {
-                    if !all.contains(&p) {
-                        all.push(p);
-                    }
-                }
-                Some(all)
-            }
-            other => other,
-        };
+        let rule_parents = super::live_parents(&rule);
         let parent_executables = match self.parent_executables {
             Some(list) if list.get_ref().is_empty() => {
                 return invalid(

@@ -126,7 +126,10 @@ impl fmt::Display for Cond {
                     if null {
                         items.push("null".into());
                     }
-                    write!(f, "{name} in ({})", items.join(", "))
+                    match &items[..] {
+                        [one] => write!(f, "{name} == {one}"),
+                        _ => write!(f, "{name} in ({})", items.join(", ")),
+                    }
                 };
                 match test {
                     Test::StrIn { values, null } => {
