@@ -152,6 +152,20 @@ impl FieldSource for Doc<'_, '_> {
         }
     }
 
+    fn str_in(&self, field: Field, values: &[String]) -> Option<bool> {
+        let list = match field {
+            Field::EventCategory => &self.f.category,
+            Field::EventType => &self.f.event_type,
+            _ => return self.any_str(field, |v| values.iter().any(|x| x == v)),
+        };
+        let list = list.as_ref()?;
+        if values.iter().any(|v| list.contains(v)) {
+            return Some(true);
+        }
+        // Null (absent or empty) rather than false, as for any list.
+        list.iter().next().map(|_| false)
+    }
+
     fn int(&self, field: Field) -> Option<i64> {
         match field {
             Field::ProcessPid => self.f.process.pid.map(i64::from),

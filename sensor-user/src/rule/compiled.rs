@@ -295,7 +295,13 @@ fn known_field(f: &super::eql::Field) -> Result<Field, EqlError> {
 
 fn compile_expr(expr: &Expr) -> Result<Cond, EqlError> {
     Ok(match expr {
-        Expr::And(terms) => Cond::All(terms.iter().map(compile_expr).collect::<Result<_, _>>()?),
+        Expr::And(terms) => {
+            let mut terms: Vec<Cond> = terms.iter().map(compile_expr).collect::<Result<_, _>>()?;
+            // `and` is pure and two-valued: the order of its operands changes no answer, only
+            // the work. The event's kind (action, type, OS) rejects most events, so first.
+            terms.sort_by_key(cost);
+            Cond::All(terms)
+        }
         Expr::Or(terms) => Cond::Any(terms.iter().map(compile_expr).collect::<Result<_, _>>()?),
         Expr::Not(inner) => Cond::Not(Box::new(compile_expr(inner)?)),
         Expr::Compare {
@@ -364,6 +370,26 @@ fn compile_expr(expr: &Expr) -> Result<Cond, EqlError> {
             }
         }
     })
+}
+
+/// A rough cost rank of evaluating `cond` (stable-sorted, so equal ranks keep their order).
+fn cost(cond: &Cond) -> u8 {
+    match cond {
+        Cond::Field {
+            field: Field::EventAction,
+            test: Test::StrIn { .. },
+        } => 0,
+        Cond::Field {
+            field: Field::EventType | Field::HostOsType,
+            test: Test::StrIn { .. },
+        } => 1,
+        Cond::Field {
+            test: Test::StrIn { .. } | Test::IntIn { .. } | Test::IpIn { .. },
+            ..
+        } => 2,
+        Cond::Field { .. } => 3,
+        Cond::Not(_) | Cond::All(_) | Cond::Any(_) => 4,
+    }
 }
 
 fn negate(cond: Cond, negated: bool) -> Cond {

@@ -77,9 +77,7 @@ impl Cond {
 impl Test {
     fn eval<S: FieldSource>(&self, field: Field, e: &S) -> bool {
         match self {
-            Test::StrIn { values, null } => e
-                .any_str(field, |v| values.iter().any(|x| x == v))
-                .unwrap_or(*null),
+            Test::StrIn { values, null } => e.str_in(field, values).unwrap_or(*null),
             Test::IntIn { values, null } => e.int(field).map_or(*null, |v| values.contains(&v)),
             Test::IpIn { values, null } => e.ip(field).map_or(*null, |v| values.contains(&v)),
             Test::Like {
