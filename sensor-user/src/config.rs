@@ -44,6 +44,7 @@ use crate::{
     output::Format,
     rule::{
         RuleConfig,
+        compiled::CompiledRule,
         definition::{ALERT_WINDOW_NS, MAX_ALERTS_PER_WINDOW},
     },
 };
@@ -214,6 +215,24 @@ impl Config {
     pub fn to_toml(&self) -> String {
         render::to_toml(self)
     }
+}
+
+/// The parent executables live mode watches for `rule` when none are configured: the rule's
+/// own (stage 1's `process.parent.executable` test), and with `/usr/sbin/sshd` every
+/// `sshd-session` location too (SEMANTICS.md: the rule's intent on OpenSSH 9.8+). `None` when
+/// stage 1 has no such test.
+pub fn live_parents(rule: &CompiledRule) -> Option<Vec<String>> {
+    let parents = rule.parent_executables()?;
+    if !parents.iter().any(|p| p == candidates::SSHD) {
+        return Some(parents);
+    }
+    let mut all = candidates::default_parents();
+    for p in parents {
+        if !all.contains(&p) {
+            all.push(p);
+        }
+    }
+    Some(all)
 }
 
 #[cfg(test)]

@@ -63,12 +63,25 @@ pub struct Overrides {
     pub tracepoints: Option<loader::TracepointKind>,
     pub record: Option<PathBuf>,
     pub stats_interval: Option<Duration>,
+    /// `--rule` / `--profile`, read at start (a rule file that SIGHUP re-reads belongs in the
+    /// configuration, `[rule] file`).
+    pub rule: Option<(
+        crate::rule::profiles::RuleSource,
+        std::sync::Arc<crate::rule::compiled::CompiledRule>,
+    )>,
 }
 
 impl Overrides {
     pub fn apply(&self, config: &mut Config) {
         if let Some(format) = self.format {
             config.output.format = format;
+        }
+        if let Some((source, rule)) = &self.rule {
+            config.rule.source = source.clone();
+            config.rule.rule = rule.clone();
+            if let Some(parents) = crate::config::live_parents(rule) {
+                config.rule.parent_executables = parents;
+            }
         }
         if let Some(parents) = &self.parent_executables {
             config.rule.parent_executables = parents.clone();
@@ -321,7 +334,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let sinks = open_sinks(&config)?;
     let sensor = loader::load(&LoadOptions {
         parent_executables: config.rule.parent_executables.clone(),
-        extra_excluded_cidrs: config.rule.extra_excluded_cidrs.clone(),
+        excluded_networks: config.rule.kernel_excluded_networks(),
         tracepoints: opts
             .overrides
             .tracepoints
@@ -410,10 +423,11 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                         opts.overrides.apply(&mut new);
                         // Always re-resolved, changed or not: SIGHUP also picks up replaced
                         // files. The excluded ranges are checked to fit before anything changes.
-                        let applied = exclusions::Table::new(&new.rule.extra_excluded_cidrs)
+                        let networks = new.rule.kernel_excluded_networks();
+                        let applied = exclusions::Table::new(&networks)
                             .map_err(|e| e.to_string())
                             .and_then(|_| watcher.reload(&mut ebpf, &new.rule.parent_executables).map_err(|e| e.to_string()))
-                            .and_then(|()| exclusions::sync(&mut ebpf, &new.rule.extra_excluded_cidrs).map_err(|e| e.to_string()));
+                            .and_then(|()| exclusions::sync(&mut ebpf, &networks).map_err(|e| e.to_string()));
                         match applied {
                             Err(e) => error!("SIGHUP: new parent executables or excluded ranges refused, keeping the running configuration: {e}"),
                             Ok(_) => {

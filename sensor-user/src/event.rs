@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::rule::file::RuleMeta;
+
 /// Nanoseconds since the Unix epoch (the event's `@timestamp`).
 pub type TimestampNs = i64;
 
@@ -20,6 +22,9 @@ pub struct Process {
     pub args: Option<Vec<String>>,
     /// `args` is not the whole argv (the kernel's or the `/proc` read's bound cut it).
     pub args_truncated: bool,
+    /// The document's `process.command_line` (replay). `None` live, where the command line is
+    /// the arguments joined with single spaces, as Defend builds it.
+    pub command_line: Option<String>,
     pub user_id: Option<u32>,
     pub user_name: Option<String>,
     pub group_id: Option<u32>,
@@ -105,4 +110,6 @@ impl Event {
 pub struct Alert {
     pub stage1: Arc<Event>,
     pub stage2: Arc<Event>,
+    /// The rule that matched: its identity and description, as the alert carries them.
+    pub rule: Arc<RuleMeta>,
 }

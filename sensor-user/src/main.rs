@@ -31,6 +31,8 @@ enum Command {
     Check(commands::check::Args),
     /// Validate or show the configuration file.
     Config(commands::config::Args),
+    /// Show the compiled rule (an embedded profile or a rule file).
+    Rule(commands::rule::Args),
 }
 
 /// The error and its causes on one line, each cause once (many errors already quote their
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => commands::replay::execute(args),
         Command::Check(args) => commands::check::execute(args),
         Command::Config(args) => commands::config::execute(args),
+        Command::Rule(args) => commands::rule::execute(args),
     };
     match result {
         Ok(code) => code,

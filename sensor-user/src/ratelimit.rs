@@ -11,6 +11,7 @@
 //! from one program cannot push a second program's destination out. Pure: time comes from the
 //! alerts ([`RateCap::admit`]) or from the caller ([`RateCap::expire`]).
 
+use crate::rule::file::RuleMeta;
 use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use crate::event::{Alert, Event, Process, TimestampNs};
@@ -74,6 +75,8 @@ pub struct DestinationCount {
 pub struct Summary {
     /// The session: its newest stage-1 event (process, parent, host, session context; no args).
     pub session: Arc<Event>,
+    /// The rule whose alerts were suppressed.
+    pub rule: Arc<RuleMeta>,
     pub window_start: TimestampNs,
     /// `window_start` plus the window length.
     pub window_end: TimestampNs,
@@ -111,6 +114,7 @@ fn slim(p: &Process) -> Process {
         start: p.start,
         args: None,
         args_truncated: false,
+        command_line: None,
     }
 }
 
@@ -201,6 +205,7 @@ struct Window {
     start: TimestampNs,
     emitted: u64,
     stage1: Arc<Event>,
+    rule: Arc<RuleMeta>,
     pending: Option<Pending>,
 }
 
@@ -229,6 +234,7 @@ impl RateCap {
         let p = w.pending?;
         Some(Summary {
             session: w.stage1,
+            rule: w.rule,
             window_start: w.start,
             window_end: w.start.saturating_add(self.window_ns),
             first: p.first,
@@ -271,6 +277,7 @@ impl RateCap {
             start: at,
             emitted: 0,
             stage1: Arc::new(slim_event(&alert.stage1)),
+            rule: alert.rule.clone(),
             pending: None,
         });
         if w.stage1.timestamp < alert.stage1.timestamp {
@@ -327,6 +334,7 @@ impl RateCap {
                     start: w.start,
                     emitted: w.emitted,
                     stage1: Arc::clone(&w.stage1),
+                    rule: Arc::clone(&w.rule),
                     pending: w.pending.take(),
                 };
                 out.extend(self.summary(taken, Closed::Flushed));

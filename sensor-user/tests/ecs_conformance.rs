@@ -5,6 +5,7 @@
 
 mod ecs_checker;
 
+use sshd_sensor::rule::profiles::Profile;
 use std::sync::Arc;
 
 use ecs_checker::{assert_conforms, leaf_paths, schema, violations};
@@ -26,6 +27,7 @@ fn process(pid: u32, entity: &str, exe: &str, args: &[&str], uid: u32, user: &st
         name: exe.rsplit('/').next().map(Into::into),
         args: Some(args.iter().map(|a| (*a).to_owned()).collect()),
         args_truncated: false,
+        command_line: None,
         user_id: Some(uid),
         user_name: Some(user.into()),
         group_id: Some(uid),
@@ -106,6 +108,7 @@ fn alert(stage1: Event, stage2: Event) -> Alert {
     Alert {
         stage1: Arc::new(stage1),
         stage2: Arc::new(stage2),
+        rule: Profile::V4.rule().meta.clone(),
     }
 }
 
@@ -131,6 +134,23 @@ fn alerts_conform() {
     for (dst, src) in ADDRESSES {
         let doc = alert_document(&alert(exec_event(), connect_event(dst, src)), &meta());
         assert_conforms(&schema, &format!("alert to {dst}"), &doc);
+    }
+}
+
+/// Every embedded rule's metadata (the latest rule has no version, other techniques).
+#[test]
+fn alerts_of_every_profile_conform() {
+    let schema = schema();
+    for profile in Profile::ALL {
+        let mut a = alert(exec_event(), connect_event("8.8.8.8", "192.0.2.10"));
+        a.rule = profile.rule().meta.clone();
+        let doc = alert_document(&a, &meta());
+        assert_eq!(doc["rule"]["name"], a.rule.name.as_str());
+        assert_conforms(
+            &schema,
+            &format!("alert of profile {}", profile.name()),
+            &doc,
+        );
     }
 }
 

@@ -3,4 +3,5 @@
 pub mod check;
 pub mod config;
 pub mod replay;
+pub mod rule;
 pub mod run;

@@ -8,11 +8,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::commands::rule::RuleArgs;
 use crate::ecs::alert::AlertMeta;
 use crate::output::{Format, render};
 use crate::replay::diagnostics::Diagnostics;
 use crate::replay::{self, Input, Options};
-use crate::rule::definition::DEFAULT_PARENT_EXECUTABLE;
+use crate::rule::profiles::{Profile, RuleSource};
 use crate::rule::{Limits, RuleConfig};
 
 const AFTER_HELP: &str = "\
@@ -44,9 +45,12 @@ pub struct Args {
     /// Alert format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     pub format: Format,
-    /// Executable whose children are stage-1 processes (repeat for several).
-    #[arg(long = "parent-executable", value_name = "PATH", default_value = DEFAULT_PARENT_EXECUTABLE)]
+    /// Executable whose children are stage-1 processes (repeat for several) [default: the
+    /// rule's own, /usr/sbin/sshd for both embedded rules].
+    #[arg(long = "parent-executable", value_name = "PATH")]
     pub parent_executables: Vec<String>,
+    #[command(flatten)]
+    pub rule: RuleArgs,
     /// How far back in time an event may be from the newest event before it in the same file
     /// (e.g. 2s, 500ms, 0).
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration_ns)]
@@ -85,9 +89,23 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     if args.validate_only {
         return validate_only(inputs, args.max_line_bytes);
     }
+    let (source, rule) = args
+        .rule
+        .load()?
+        .unwrap_or_else(|| (RuleSource::default(), Profile::default().rule()));
+    let parent_executables = match (args.parent_executables, rule.parent_executables()) {
+        (given, _) if !given.is_empty() => given,
+        (_, Some(own)) => own,
+        (_, None) => anyhow::bail!(
+            "{source}: stage 1 tests no process.parent.executable; name the executables whose \
+             children start logins with --parent-executable"
+        ),
+    };
     let opts = Options {
         rule: RuleConfig {
-            parent_executables: args.parent_executables,
+            source,
+            rule,
+            parent_executables,
             ..RuleConfig::default()
         },
         limits: Limits {

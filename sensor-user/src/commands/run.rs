@@ -4,6 +4,7 @@
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use crate::{
+    commands::rule::RuleArgs,
     config::Config,
     daemon::{self, Overrides, RunOptions},
     kernel::loader::{ConnectHook, TracepointKind},
@@ -37,6 +38,8 @@ pub struct Args {
     /// Seconds between stats lines on stderr [default: 300].
     #[arg(long, value_name = "SECONDS")]
     pub stats_interval: Option<u64>,
+    #[command(flatten)]
+    pub rule: RuleArgs,
     /// Attach empty programs to the same hooks (the benchmark's floor); never alerts.
     #[arg(long, hide = true)]
     pub empty_programs: bool,
@@ -52,7 +55,17 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         tracepoints: args.tracepoints,
         record: args.record,
         stats_interval: args.stats_interval.map(Duration::from_secs),
+        rule: args.rule.load()?,
     };
+    if let Some((source, rule)) = &overrides.rule
+        && rule.parent_executables().is_none()
+        && overrides.parent_executables.is_none()
+    {
+        anyhow::bail!(
+            "{source}: stage 1 tests no process.parent.executable, so the kernel cannot tell \
+             which processes start logins; name them with --parent-executable"
+        );
+    }
     overrides.apply(&mut config);
     let opts = RunOptions {
         config,

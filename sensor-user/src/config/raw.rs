@@ -2,7 +2,12 @@
 //! value, and their validation into a [`Config`]. Each check reports the span of the offending
 //! value with what was expected there, so the error names the exact line and column.
 
-use std::{ops::Range, path::PathBuf, str::FromStr};
+use std::{
+    ops::Range,
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::Arc,
+};
 
 use ipnetwork::IpNetwork;
 use sensor_common::PARENT_EXES_MAX;
@@ -12,7 +17,15 @@ use toml::Spanned;
 use super::{
     AlertsSection, Config, Journald, LOG_LEVELS, LogSection, OutputSection, SensorSection,
 };
-use crate::{kernel::loader::ConnectHook, output::Format, rule::RuleConfig};
+use crate::{
+    kernel::loader::ConnectHook,
+    output::Format,
+    rule::{
+        RuleConfig,
+        compiled::CompiledRule,
+        profiles::{Profile, RuleSource, load_file},
+    },
+};
 
 /// A problem at a byte range of the file.
 pub(super) struct Invalid {
@@ -41,6 +54,8 @@ type Strings = Spanned<Vec<Spanned<String>>>;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
+    profile: Option<Spanned<String>>,
+    file: Option<Spanned<String>>,
     parent_executables: Option<Strings>,
     extra_excluded_cidrs: Option<Strings>,
     extra_excluded_names: Option<Strings>,
@@ -199,7 +214,43 @@ impl RawConfig {
 }
 
 impl RawRule {
+    /// `profile` or `file`, loaded and compiled.
+    fn source(&self) -> Result<Option<(RuleSource, Arc<CompiledRule>)>> {
+        match (&self.profile, &self.file) {
+            (Some(_), Some(file)) => invalid(
+                file.span(),
+                "rule.file: rule.profile is given too; choose one (a profile is a rule file \
+                 that ships inside the sensor)"
+                    .to_owned(),
+            ),
+            (Some(name), None) => match Profile::named(name.get_ref()) {
+                Some(p) => Ok(Some((RuleSource::Profile(p), p.rule()))),
+                None => invalid(
+                    name.span(),
+                    format!(
+                        "rule.profile: expected \"v4\" (Elastic's version 4, the default) or \
+                         \"latest\" (Elastic's current rewrite), found {:?}",
+                        name.get_ref()
+                    ),
+                ),
+            },
+            (None, Some(file)) => {
+                let path = absolute(file.clone(), "rule.file")?;
+                match load_file(Path::new(&path)) {
+                    Ok(rule) => Ok(Some((RuleSource::File(path.into()), rule))),
+                    Err(e) => invalid(file.span(), format!("rule.file: {e}")),
+                }
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
     fn validate(self, defaults: RuleConfig) -> Result<RuleConfig> {
+        let (source, rule) = match self.source()? {
+            Some(loaded) => loaded,
+            None => (defaults.source.clone(), defaults.rule.clone()),
+        };
+        let rule_parents = super::live_parents(&rule);
         let parent_executables = match self.parent_executables {
             Some(list) if list.get_ref().is_empty() => {
                 return invalid(
@@ -220,7 +271,19 @@ impl RawRule {
                 );
             }
             Some(list) => absolute_paths(list, "rule.parent_executables")?,
-            None => defaults.parent_executables,
+            None => match (&self.file, &self.profile, rule_parents) {
+                (None, None, _) => defaults.parent_executables,
+                (_, _, Some(parents)) => parents,
+                (Some(file), _, None) | (None, Some(file), None) => {
+                    return invalid(
+                        file.span(),
+                        "rule.parent_executables: the rule's stage 1 has no \
+                         `process.parent.executable == / in (...)` test, so the kernel cannot \
+                         tell which processes start logins; list them in rule.parent_executables"
+                            .to_owned(),
+                    );
+                }
+            },
         };
         let extra_excluded_cidrs = match self.extra_excluded_cidrs {
             Some(list) => {
@@ -230,8 +293,10 @@ impl RawRule {
                     .into_iter()
                     .map(cidr)
                     .collect::<Result<_>>()?;
-                // The kernel decides these too: they must fit its tables.
-                if let Err(e) = crate::kernel::exclusions::Table::new(&cidrs) {
+                // The kernel decides these too, with the rule's own: they must fit its tables.
+                let mut all = rule.stage2_exclusions().networks;
+                all.extend(cidrs.iter().copied());
+                if let Err(e) = crate::kernel::exclusions::Table::new(&all) {
                     return invalid(span, e.to_string());
                 }
                 cidrs
@@ -251,6 +316,8 @@ impl RawRule {
             None => defaults.extra_excluded_executables,
         };
         Ok(RuleConfig {
+            source,
+            rule,
             parent_executables,
             extra_excluded_cidrs,
             extra_excluded_names,

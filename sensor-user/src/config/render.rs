@@ -5,7 +5,7 @@
 use std::{fmt::Write as _, path::Path};
 
 use super::{Config, Journald};
-use crate::{kernel::parents::candidates, output::Format};
+use crate::{kernel::parents::candidates, output::Format, rule::profiles::RuleSource};
 
 fn string(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
@@ -39,6 +39,15 @@ pub(super) fn to_toml(c: &Config) -> String {
     let mut out = String::new();
     let r = &c.rule;
     out.push_str("[rule]\n");
+    // Writing to a String cannot fail.
+    let _ = match &r.source {
+        RuleSource::Profile(p) => writeln!(
+            out,
+            "# The rule: an embedded profile (\"v4\", the default, or \"latest\"), or `file` = an Elastic rule TOML.\nprofile = {}",
+            string(p.name())
+        ),
+        RuleSource::File(path) => writeln!(out, "file = {}", string(&path.to_string_lossy())),
+    };
     if candidates::is_default(&r.parent_executables) {
         out.push_str(
             "# The default: sshd, and sshd-session wherever distributions put it (OpenSSH 9.8+).\n\

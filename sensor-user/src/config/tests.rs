@@ -165,7 +165,11 @@ fn to_toml_round_trips() {
 fn to_toml_spells_out_the_defaults() {
     let text = Config::default().to_toml();
     assert!(
-        text.starts_with("[rule]\n# The default: sshd, and sshd-session wherever"),
+        text.starts_with("[rule]\n# The rule: an embedded profile"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nprofile = \"v4\"\n# The default: sshd, and sshd-session wherever"),
         "{text}"
     );
     assert!(
@@ -179,7 +183,7 @@ fn to_toml_spells_out_the_defaults() {
     assert!(
         explicit
             .to_toml()
-            .starts_with("[rule]\nparent_executables = [\"/usr/sbin/sshd\"]\n")
+            .contains("\nprofile = \"v4\"\nparent_executables = [\"/usr/sbin/sshd\"]\n")
     );
     assert!(
         text.contains("\nmax_per_window = 100\nwindow_seconds = 300\n"),
@@ -202,7 +206,7 @@ fn unknown_keys_are_errors() {
         "[rule]\nparent_executables = [\"/usr/sbin/sshd\"]\nparent_executable = []\n",
         3,
         1,
-        "unknown field `parent_executable`, expected one of `parent_executables`, \
+        "unknown field `parent_executable`, expected one of `profile`, `file`, `parent_executables`, \
          `extra_excluded_cidrs`, `extra_excluded_names`, `extra_excluded_executables`",
     );
     assert_error(
@@ -415,4 +419,64 @@ fn missing_files() {
     std::fs::write(&missing, "[log]\nlevel = \"warn\"\n").unwrap();
     assert_eq!(Config::load(Some(&missing)).unwrap().log.level, "warn");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_rule_is_a_profile_or_a_file() {
+    use crate::rule::profiles::{Profile, RuleSource};
+    let latest = parse("[rule]\nprofile = \"latest\"\n").unwrap();
+    assert_eq!(latest.rule.source, RuleSource::Profile(Profile::Latest));
+    assert!(latest.rule.rule.meta.name.contains("Suspicious"));
+    assert_eq!(
+        latest.rule.parent_executables,
+        Config::default().rule.parent_executables
+    );
+    assert_eq!(parse(&latest.to_toml()).unwrap(), latest);
+    assert_error(
+        "[rule]\nprofile = \"v5\"\n",
+        2,
+        11,
+        "rule.profile: expected \"v4\" (Elastic's version 4, the default) or \"latest\" \
+         (Elastic's current rewrite), found \"v5\"",
+    );
+    assert_error(
+        "[rule]\nfile = \"rule.toml\"\n",
+        2,
+        8,
+        "rule.file: expected an absolute path, found \"rule.toml\"",
+    );
+    assert_error(
+        "[rule]\nprofile = \"v4\"\nfile = \"/x.toml\"\n",
+        3,
+        8,
+        "rule.file: rule.profile is given too; choose one (a profile is a rule file that ships \
+         inside the sensor)",
+    );
+    let dir = std::env::temp_dir().join(format!("sshd-sensor-rule-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        Profile::V4.text().replacen("maxspan=1s", "maxspan=1", 1),
+    )
+    .unwrap();
+    let (shown, location) = error(&format!("[rule]\nfile = \"{}\"\n", bad.display()));
+    assert_eq!(location, Some(Location { line: 2, column: 8 }), "{shown}");
+    assert!(
+        shown.ends_with(&format!(
+            "rule.file: {}:34:34: `1` is not a duration: write a number with ms, s, m, h or d",
+            bad.display()
+        )),
+        "{shown}"
+    );
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        Profile::V4.text().replacen("maxspan=1s", "maxspan=2s", 1),
+    )
+    .unwrap();
+    let custom = parse(&format!("[rule]\nfile = \"{}\"\n", good.display())).unwrap();
+    assert_eq!(custom.rule.rule.maxspan_ns, 2_000_000_000);
+    assert_eq!(custom.rule.source, RuleSource::File(good.clone()));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -21,10 +21,7 @@ use super::document::{
 };
 use super::time::rfc3339_nanos;
 use crate::event::Alert;
-use crate::rule::definition::{
-    RISK_SCORE, RULE_AUTHOR, RULE_DESCRIPTION, RULE_ID, RULE_LICENSE, RULE_NAME, RULE_REFERENCE,
-    RULE_RULESET, RULE_VERSION, THREAT_FRAMEWORK, THREATS,
-};
+use crate::rule::file::RuleMeta;
 
 /// `event.dataset` of alert documents.
 pub const ALERTS_DATASET: &str = "sshd_sensor.alerts";
@@ -52,7 +49,8 @@ pub fn alert_document(alert: &Alert, meta: &AlertMeta) -> Value {
     let (stage1, stage2) = (&*alert.stage1, &*alert.stage2);
     let mut doc = Map::new();
     doc.insert("@timestamp".into(), rfc3339_nanos(stage2.timestamp).into());
-    doc.insert("message".into(), RULE_NAME.into());
+    let rule = &*alert.rule;
+    doc.insert("message".into(), rule.name.clone().into());
     doc.insert("ecs".into(), object([("version", ECS_VERSION.into())]));
     doc.insert(
         "event".into(),
@@ -64,8 +62,8 @@ pub fn alert_document(alert: &Alert, meta: &AlertMeta) -> Value {
             ("type", vec!["info"].into()),
             ("module", EVENT_MODULE.into()),
             ("dataset", ALERTS_DATASET.into()),
-            ("severity", RISK_SCORE.into()),
-            ("risk_score", f64::from(RISK_SCORE).into()),
+            ("severity", rule.risk_score.into()),
+            ("risk_score", f64::from(rule.risk_score).into()),
             // The sequence spans stage 1 to stage 2; ECS wants the duration in nanoseconds.
             ("start", rfc3339_nanos(stage1.timestamp).into()),
             ("end", rfc3339_nanos(stage2.timestamp).into()),
@@ -75,8 +73,10 @@ pub fn alert_document(alert: &Alert, meta: &AlertMeta) -> Value {
             ),
         ]),
     );
-    doc.insert("rule".into(), rule_fields());
-    doc.insert("threat".into(), threat_fields());
+    doc.insert("rule".into(), rule_fields(rule));
+    if let Some(threat) = threat_fields(rule) {
+        doc.insert("threat".into(), threat);
+    }
     // A shipper (Filebeat, Elastic Agent) may replace `agent.*` with its own; `observer.*`
     // ("a server configured to run security software", type "sensor") keeps naming us.
     let version: Value = meta.sensor_version.clone().into();
@@ -216,17 +216,26 @@ pub(crate) fn session_fields(s: &crate::event::Session) -> Value {
 }
 
 /// `rule.*`. All are ECS keywords; `rule.author` is the one ECS marks as an array.
-pub(crate) fn rule_fields() -> Value {
-    object([
-        ("id", RULE_ID.into()),
-        ("name", RULE_NAME.into()),
-        ("version", RULE_VERSION.into()),
-        ("description", RULE_DESCRIPTION.into()),
-        ("reference", RULE_REFERENCE.into()),
-        ("ruleset", RULE_RULESET.into()),
-        ("author", vec![RULE_AUTHOR].into()),
-        ("license", RULE_LICENSE.into()),
-    ])
+pub(crate) fn rule_fields(rule: &RuleMeta) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), rule.rule_id.clone().into());
+    m.insert("name".into(), rule.name.clone().into());
+    if let Some(version) = &rule.version {
+        m.insert("version".into(), version.clone().into());
+    }
+    m.insert("description".into(), rule.description.clone().into());
+    // ECS has one `rule.reference`: the rule's first.
+    if let Some(reference) = rule.references.first() {
+        m.insert("reference".into(), reference.clone().into());
+    }
+    m.insert("ruleset".into(), rule.ruleset.clone().into());
+    if !rule.author.is_empty() {
+        m.insert("author".into(), rule.author.clone().into());
+    }
+    if let Some(license) = &rule.license {
+        m.insert("license".into(), license.clone().into());
+    }
+    m.into()
 }
 
 /// `threat.*` as ECS 9.4 defines it: `threat.framework` one keyword; `threat.tactic.{id, name,
@@ -237,39 +246,41 @@ pub(crate) fn rule_fields() -> Value {
 /// ECS does not map `threat` as `nested`, so Elasticsearch would flatten such an array into
 /// these same arrays anyway, and `framework` would become a repeated value ECS does not
 /// declare as an array. Which technique belongs to which tactic is in the rule definition
-/// (`rule::definition::THREATS`).
-pub(crate) fn threat_fields() -> Value {
+/// (its `[[rule.threat]]` tables). `None` when the rule maps to no framework.
+pub(crate) fn threat_fields(rule: &RuleMeta) -> Option<Value> {
+    let framework = rule.threats.first()?.framework.clone();
     let mut tactics = Triple::default();
     let mut techniques = Triple::default();
     let mut subtechniques = Triple::default();
-    for threat in THREATS {
-        tactics.push(threat.tactic);
-        for t in threat.techniques {
-            techniques.push((t.id, t.name, t.reference));
-            for &sub in t.subtechniques {
-                subtechniques.push(sub);
+    for threat in &rule.threats {
+        let tactic = &threat.tactic;
+        tactics.push((&tactic.id, &tactic.name, &tactic.reference));
+        for t in &threat.techniques {
+            techniques.push((&t.id, &t.name, &t.reference));
+            for sub in &t.subtechniques {
+                subtechniques.push((&sub.id, &sub.name, &sub.reference));
             }
         }
     }
     let mut technique = techniques.into_map();
     put_object(&mut technique, "subtechnique", subtechniques.into_map());
     let mut threat = Map::new();
-    threat.insert("framework".into(), THREAT_FRAMEWORK.into());
+    threat.insert("framework".into(), framework.into());
     put_object(&mut threat, "tactic", tactics.into_map());
     put_object(&mut threat, "technique", technique);
-    threat.into()
+    Some(threat.into())
 }
 
 /// Parallel `id`, `name` and `reference` arrays, without repeating an id.
 #[derive(Default)]
-struct Triple {
-    ids: Vec<&'static str>,
-    names: Vec<&'static str>,
-    references: Vec<&'static str>,
+struct Triple<'a> {
+    ids: Vec<&'a str>,
+    names: Vec<&'a str>,
+    references: Vec<&'a str>,
 }
 
-impl Triple {
-    fn push(&mut self, (id, name, reference): (&'static str, &'static str, &'static str)) {
+impl<'a> Triple<'a> {
+    fn push(&mut self, (id, name, reference): (&'a str, &'a str, &'a str)) {
         if !self.ids.contains(&id) {
             self.ids.push(id);
             self.names.push(name);
@@ -308,7 +319,7 @@ mod tests {
     fn alert_header_rule_and_sensor() {
         let doc = alert_document(&fixtures::alert(), &meta());
         assert_eq!(doc["@timestamp"], "2023-11-14T22:13:20.123456789Z");
-        assert_eq!(doc["message"], RULE_NAME);
+        assert_eq!(doc["message"], crate::rule::definition::RULE_NAME);
         assert_eq!(doc["ecs"], json!({"version": "9.4.0"}));
         assert_eq!(
             doc["event"],

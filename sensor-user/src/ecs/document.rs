@@ -9,7 +9,10 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use super::{bounds::bounded_args, time::rfc3339_nanos};
+use super::{
+    bounds::{ARGS_MAX_BYTES, bounded_args},
+    time::rfc3339_nanos,
+};
 use crate::event::{Destination, Event, Process};
 
 /// `ecs.version` of every document this sensor writes.
@@ -76,7 +79,15 @@ pub(crate) fn process_fields(p: &Process) -> Map<String, Value> {
         m.insert("args_count".into(), args.len().into());
         let args = kept;
         m.insert("args".into(), args.clone().into());
-        if !args.is_empty() {
+        // The document's own command line (replay) when it fits the bound, else the kept
+        // arguments joined, as Defend builds it.
+        if let Some(line) = p
+            .command_line
+            .as_ref()
+            .filter(|l| l.len() <= ARGS_MAX_BYTES)
+        {
+            m.insert("command_line".into(), line.clone().into());
+        } else if !args.is_empty() {
             m.insert("command_line".into(), args.join(" ").into());
         }
     }

@@ -19,6 +19,7 @@ pub fn sshd() -> Process {
         name: Some("sshd".into()),
         args: Some(vec!["sshd: alice [priv]".into()]),
         args_truncated: false,
+        command_line: None,
         user_id: Some(0),
         user_name: Some("root".into()),
         group_id: Some(0),
@@ -34,6 +35,7 @@ pub fn bash() -> Process {
         name: Some("bash".into()),
         args: Some(vec!["-bash".into()]),
         args_truncated: false,
+        command_line: None,
         user_id: Some(1000),
         user_name: Some("alice".into()),
         group_id: Some(1000),
@@ -104,6 +106,7 @@ pub fn alert_of(stage1: Event, stage2: Event) -> Alert {
     Alert {
         stage1: Arc::new(stage1),
         stage2: Arc::new(stage2),
+        rule: crate::rule::profiles::Profile::V4.rule().meta.clone(),
     }
 }
 

@@ -8,7 +8,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::time::rfc3339_nanos;
 use crate::event::{Alert, Destination, Process};
-use crate::rule::definition::RULE_NAME;
 
 const UNKNOWN: &str = "?";
 
@@ -23,8 +22,9 @@ pub fn human_line(alert: &Alert) -> String {
         .or(stage2.host_id.as_deref())
         .unwrap_or(UNKNOWN);
     format!(
-        "{} ALERT {RULE_NAME}: host={} {} -> {} | parent {} started by {} {} earlier",
+        "{} ALERT {}: host={} {} -> {} | parent {} started by {} {} earlier",
         rfc3339_nanos(stage2.timestamp),
+        escape(&alert.rule.name),
         escape(host),
         describe(&stage2.process, true),
         endpoint(&stage2.destination),

@@ -20,7 +20,6 @@ use super::human::{endpoint, escape, image};
 use super::time::rfc3339_nanos;
 use crate::event::Destination;
 use crate::ratelimit::Summary;
-use crate::rule::definition::{RISK_SCORE, RULE_NAME};
 
 /// `event.action` of summary documents.
 pub const SUMMARY_ACTION: &str = "rate_cap_summary";
@@ -32,8 +31,9 @@ fn window_seconds(s: &Summary) -> i64 {
 /// `message`: what happened, in one sentence.
 fn message(s: &Summary) -> String {
     format!(
-        "{RULE_NAME}: rate cap reached, {} alert(s) of one SSH session suppressed \
+        "{}: rate cap reached, {} alert(s) of one SSH session suppressed \
          (at most {} per {} s and session)",
+        s.rule.name,
         s.suppressed,
         s.max_per_window,
         window_seconds(s)
@@ -55,14 +55,16 @@ pub fn summary_document(s: &Summary, meta: &AlertMeta) -> Value {
             ("action", SUMMARY_ACTION.into()),
             ("module", EVENT_MODULE.into()),
             ("dataset", ALERTS_DATASET.into()),
-            ("severity", RISK_SCORE.into()),
-            ("risk_score", f64::from(RISK_SCORE).into()),
+            ("severity", s.rule.risk_score.into()),
+            ("risk_score", f64::from(s.rule.risk_score).into()),
             ("start", rfc3339_nanos(s.first).into()),
             ("end", rfc3339_nanos(s.last).into()),
         ]),
     );
-    doc.insert("rule".into(), rule_fields());
-    doc.insert("threat".into(), threat_fields());
+    doc.insert("rule".into(), rule_fields(&s.rule));
+    if let Some(threat) = threat_fields(&s.rule) {
+        doc.insert("threat".into(), threat);
+    }
     let version: Value = meta.sensor_version.clone().into();
     doc.insert(
         "agent".into(),
@@ -171,8 +173,9 @@ pub fn summary_line(s: &Summary) -> String {
         destinations.push(format!("+{} more alert(s) not listed", s.omitted_alerts));
     }
     format!(
-        "{} RATE-CAP {RULE_NAME}: host={} session {} ({}): {} alert(s) suppressed (max {} per {} s): {}",
+        "{} RATE-CAP {}: host={} session {} ({}): {} alert(s) suppressed (max {} per {} s): {}",
         rfc3339_nanos(s.last),
+        escape(&s.rule.name),
         escape(host),
         escape(image(&stage1.process)),
         who.join(", "),

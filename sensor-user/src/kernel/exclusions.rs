@@ -14,8 +14,6 @@ use aya::{
 use ipnetwork::IpNetwork;
 use sensor_common::{EXCLUDED_CIDRS_MAX, names};
 
-use crate::rule::exclusions::excluded_networks;
-
 #[derive(Debug, thiserror::Error)]
 pub enum ExclusionTableError {
     #[error(
@@ -43,10 +41,13 @@ pub struct Table {
 const MAPPED: u128 = 0xffff << 32;
 
 impl Table {
-    /// The tables for the seed plus `extra_cidrs`; an error if they do not fit the kernel's.
-    pub fn new(extra_cidrs: &[IpNetwork]) -> Result<Table, ExclusionTableError> {
+    /// The tables for `networks` (the rule's excluded destinations,
+    /// [`RuleConfig::kernel_excluded_networks`]); an error if they do not fit the kernel's.
+    ///
+    /// [`RuleConfig::kernel_excluded_networks`]: crate::rule::RuleConfig::kernel_excluded_networks
+    pub fn new(networks: &[IpNetwork]) -> Result<Table, ExclusionTableError> {
         let mut table = Table::default();
-        for network in excluded_networks(extra_cidrs) {
+        for &network in networks {
             match network {
                 IpNetwork::V4(net) => {
                     table
@@ -110,12 +111,12 @@ impl Table {
     }
 }
 
-/// Makes the kernel's tables hold exactly `extra_cidrs` plus the seed. Stale entries go first,
+/// Makes the kernel's tables hold exactly `networks`. Stale entries go first,
 /// then new ones are added, so while this runs the kernel passes everything either the old or
 /// the new configuration could alert on. On error the tables may hold fewer entries (the
 /// kernel then passes more, never less).
-pub fn sync(ebpf: &mut Ebpf, extra_cidrs: &[IpNetwork]) -> Result<Table, ExclusionTableError> {
-    let table = Table::new(extra_cidrs)?;
+pub fn sync(ebpf: &mut Ebpf, networks: &[IpNetwork]) -> Result<Table, ExclusionTableError> {
+    let table = Table::new(networks)?;
     sync_one(ebpf, names::EXCLUDED_V4, &table.v4)?;
     sync_one(ebpf, names::EXCLUDED_V6, &table.v6)?;
     Ok(table)

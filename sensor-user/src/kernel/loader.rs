@@ -58,7 +58,8 @@ pub enum LoadError {
 pub struct LoadOptions {
     pub parent_executables: Vec<String>,
     /// The user's extra excluded ranges, for the kernel's excluded-destination tables.
-    pub extra_excluded_cidrs: Vec<IpNetwork>,
+    /// Destinations dropped in the kernel ([`crate::rule::RuleConfig::kernel_excluded_networks`]).
+    pub excluded_networks: Vec<IpNetwork>,
     /// How the exec and exit programs attach.
     pub tracepoints: TracepointKind,
     pub connect_hook: ConnectHook,
@@ -298,7 +299,7 @@ fn load_as(opts: &LoadOptions, kind: TracepointKind, base: Config) -> Result<Sen
         .map_err(|e| classify("loading the eBPF object", &e))?;
 
     parents::set_parents(&mut ebpf, &opts.parent_executables).map_err(LoadError::from)?;
-    exclusions::sync(&mut ebpf, &opts.extra_excluded_cidrs)
+    exclusions::sync(&mut ebpf, &opts.excluded_networks)
         .map_err(|e| LoadError::Other(e.to_string()))?;
 
     let [exec, exit, sock] = programs(kind, opts.empty_programs);

@@ -22,7 +22,6 @@ use crate::{
     },
     event::Alert,
     ratelimit::Summary,
-    rule::definition::{RULE_ID, RULE_NAME},
 };
 
 pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
@@ -49,8 +48,8 @@ pub fn entry(alert: &Alert, document: &serde_json::Value) -> Vec<u8> {
     put_field(&mut buf, "MESSAGE", &human_line(alert));
     put_field(&mut buf, "PRIORITY", "4");
     put_field(&mut buf, "SYSLOG_IDENTIFIER", "sshd-sensor");
-    put_field(&mut buf, "SSHD_SENSOR_RULE_ID", RULE_ID);
-    put_field(&mut buf, "SSHD_SENSOR_RULE_NAME", RULE_NAME);
+    put_field(&mut buf, "SSHD_SENSOR_RULE_ID", &alert.rule.rule_id);
+    put_field(&mut buf, "SSHD_SENSOR_RULE_NAME", &alert.rule.name);
     let opt = |v: Option<String>| v.unwrap_or_default();
     let fields = [
         (
@@ -100,8 +99,8 @@ pub fn summary_entry(summary: &Summary, document: &serde_json::Value) -> Vec<u8>
     put_field(&mut buf, "MESSAGE", &summary_line(summary));
     put_field(&mut buf, "PRIORITY", "4");
     put_field(&mut buf, "SYSLOG_IDENTIFIER", "sshd-sensor");
-    put_field(&mut buf, "SSHD_SENSOR_RULE_ID", RULE_ID);
-    put_field(&mut buf, "SSHD_SENSOR_RULE_NAME", RULE_NAME);
+    put_field(&mut buf, "SSHD_SENSOR_RULE_ID", &summary.rule.rule_id);
+    put_field(&mut buf, "SSHD_SENSOR_RULE_NAME", &summary.rule.name);
     put_field(&mut buf, "SSHD_SENSOR_EVENT_ACTION", SUMMARY_ACTION);
     put_field(
         &mut buf,

@@ -41,7 +41,7 @@ pub struct Parsed {
     pub timestamp: TimestampNs,
     /// Normalised: `::ffff:a.b.c.d` is `a.b.c.d`.
     pub destination_ip: Option<IpAddr>,
-    source_ip: Option<IpAddr>,
+    pub source_ip: Option<IpAddr>,
     process_start: Option<TimestampNs>,
     parent_start: Option<TimestampNs>,
 }
@@ -111,6 +111,7 @@ fn process_of(p: ProcessFields<'_>, start: Option<TimestampNs>) -> Process {
         name: owned(p.name),
         args: p.args.map(StrList::into_strings),
         args_truncated: false,
+        command_line: owned(p.command_line),
         user_id: p.user_id,
         user_name: owned(p.user_name),
         group_id: p.group_id,

@@ -147,6 +147,7 @@ pub fn replay(
         let alert = Alert {
             stage1: with_original(stage1, held.raw.as_deref()),
             stage2: with_original(alert.stage2, stage2_raw.as_deref()),
+            rule: alert.rule,
         };
         emit(&alert).map_err(ReplayError::Write)?;
         summary.alerts_printed += 1;

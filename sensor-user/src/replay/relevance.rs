@@ -1,18 +1,19 @@
 //! Which stage of the rule a checked document satisfies, answered on the borrowed fields so the
 //! events the rule cannot act on (most of a hunt) are never converted into owned [`Event`]s.
-//! Promises: the answer is exactly [`Engine::is_stage1`] / [`Engine::is_stage2`] of the converted
-//! event under the same [`RuleConfig`] (the same conditions, the same [`Exclusions`] type); debug
-//! builds convert every document and assert it, so the unit and differential tests check it on
-//! every line they replay.
+//! The answer comes from the engine's own compiled stages ([`RuleConfig::tuned_rule`]),
+//! evaluated on a borrowed view ([`Doc`]) that reads each field as the conversion to an
+//! [`Event`] would; debug builds convert every document and assert that the engine answers the
+//! same, so the unit and differential tests check the view on every line they replay.
 //!
 //! [`Event`]: crate::event::Event
-//! [`Engine::is_stage1`]: crate::rule::Engine::is_stage1
-//! [`Engine::is_stage2`]: crate::rule::Engine::is_stage2
+
+use std::borrow::Cow;
+use std::net::IpAddr;
 
 use super::convert::Parsed;
-use super::fields::Fields;
+use super::fields::{Fields, ProcessFields, StrList};
 use crate::rule::RuleConfig;
-use crate::rule::exclusions::Exclusions;
+use crate::rule::compiled::{CompiledRule, Field, FieldSource};
 #[cfg(debug_assertions)]
 use crate::rule::{Engine, Limits};
 
@@ -23,12 +24,11 @@ pub enum Stage {
     Two,
 }
 
-/// The rule's stage conditions, ready for borrowed fields.
+/// The rule's stages, ready for borrowed fields.
 #[derive(Debug)]
 pub struct Relevance {
-    parent_executables: Vec<String>,
-    exclusions: Exclusions,
-    /// The engine's own predicates, which [`Relevance::debug_check`] compares against.
+    rule: CompiledRule,
+    /// The engine, whose answer on converted events [`Relevance::debug_check`] compares against.
     #[cfg(debug_assertions)]
     engine: Engine,
 }
@@ -36,12 +36,7 @@ pub struct Relevance {
 impl Relevance {
     pub fn new(config: &RuleConfig) -> Self {
         Self {
-            parent_executables: config.parent_executables.clone(),
-            exclusions: Exclusions::new(
-                &config.extra_excluded_cidrs,
-                &config.extra_excluded_names,
-                &config.extra_excluded_executables,
-            ),
+            rule: config.tuned_rule(),
             #[cfg(debug_assertions)]
             engine: Engine::new(config.clone(), Limits::default()),
         }
@@ -77,31 +72,122 @@ impl Relevance {
         let _ = (line, stage);
     }
 
-    /// Stage 1 (`process where ... and process.parent.executable in <parent executables>`),
-    /// stage 2 (`network where ... and not <exclusions>`), or neither.
+    /// Stage 1, stage 2 (in the engine's order: a document satisfying both is a stage 1), or
+    /// neither.
     pub fn stage(&self, f: &Fields<'_>, p: &Parsed) -> Option<Stage> {
-        let common = |category: &str| {
-            f.host_os_type.as_deref() == Some("linux")
-                && f.category.as_ref().is_some_and(|c| c.contains(category))
-                && f.event_type.as_ref().is_some_and(|t| t.contains("start"))
+        let doc = Doc { f, p };
+        if self.rule.stage1.matches(&doc) {
+            Some(Stage::One)
+        } else if self.rule.stage2.matches(&doc) {
+            Some(Stage::Two)
+        } else {
+            None
+        }
+    }
+}
+
+/// A checked document's fields, read as [`super::convert::event`] turns them into an event.
+struct Doc<'d, 'a> {
+    f: &'d Fields<'a>,
+    p: &'d Parsed,
+}
+
+fn one(v: &Option<Cow<'_, str>>, each: impl FnMut(&str) -> bool) -> Option<bool> {
+    v.as_deref().map(each)
+}
+
+/// A list field: null when absent or empty, as an event's empty list is.
+fn list(v: &Option<StrList<'_>>, mut each: impl FnMut(&str) -> bool) -> Option<bool> {
+    let mut items = v.as_ref()?.iter().peekable();
+    items.peek()?;
+    Some(items.any(&mut each))
+}
+
+/// `command_line` as the event has it: the document's own, else the arguments joined.
+fn command_line(p: &ProcessFields<'_>, each: impl FnOnce(&str) -> bool) -> Option<bool> {
+    if let Some(line) = p.command_line.as_deref() {
+        return Some(each(line));
+    }
+    let args: Vec<&str> = p.args.as_ref()?.iter().collect();
+    (!args.is_empty()).then(|| each(&args.join(" ")))
+}
+
+impl FieldSource for Doc<'_, '_> {
+    fn any_str(&self, field: Field, mut each: impl FnMut(&str) -> bool) -> Option<bool> {
+        let (f, process, parent) = (self.f, &self.f.process, &self.f.parent);
+        match field {
+            Field::HostId => one(&f.host_id, each),
+            Field::HostName => one(&f.host_name, each),
+            Field::HostOsType => one(&f.host_os_type, each),
+            Field::EventCategory => list(&f.category, each),
+            Field::EventType => list(&f.event_type, each),
+            Field::EventAction => one(&f.action, each),
+            Field::ProcessEntityId => one(&process.entity_id, each),
+            Field::ProcessExecutable => one(&process.executable, each),
+            Field::ProcessName => one(&process.name, each),
+            Field::ProcessArgs => list(&process.args, each),
+            Field::ProcessCommandLine => command_line(process, each),
+            Field::ProcessUserId => process
+                .user_id
+                .or(f.user_id)
+                .map(|u| u.to_string())
+                .as_deref()
+                .map(each),
+            Field::ProcessUserName => match &process.user_name {
+                Some(name) => Some(each(name)),
+                None => one(&f.user_name, each),
+            },
+            Field::ParentEntityId => one(&parent.entity_id, each),
+            Field::ParentExecutable => one(&parent.executable, each),
+            Field::ParentName => one(&parent.name, each),
+            Field::ParentArgs => list(&parent.args, each),
+            Field::ParentCommandLine => command_line(parent, each),
+            Field::NetworkTransport => one(&f.transport, each),
+            Field::ProcessPid
+            | Field::ParentPid
+            | Field::DestinationIp
+            | Field::DestinationPort
+            | Field::SourceIp
+            | Field::SourcePort => None,
+        }
+    }
+
+    fn str_in(&self, field: Field, values: &[String]) -> Option<bool> {
+        let list = match field {
+            Field::EventCategory => &self.f.category,
+            Field::EventType => &self.f.event_type,
+            _ => return self.any_str(field, |v| values.iter().any(|x| x == v)),
         };
-        match f.action.as_deref()? {
-            "exec" => {
-                let parent = f.parent.executable.as_deref()?;
-                let stage1 =
-                    common("process") && self.parent_executables.iter().any(|x| x == parent);
-                stage1.then_some(Stage::One)
-            }
-            "connection_attempted" => {
-                let stage2 = common("network")
-                    && !self.exclusions.excludes_destination(p.destination_ip)
-                    && !self.exclusions.excludes_process(
-                        f.process.executable.as_deref(),
-                        f.process.name.as_deref(),
-                    );
-                stage2.then_some(Stage::Two)
-            }
+        let list = list.as_ref()?;
+        if values.iter().any(|v| list.contains(v)) {
+            return Some(true);
+        }
+        // Null (absent or empty) rather than false, as for any list.
+        list.iter().next().map(|_| false)
+    }
+
+    fn int(&self, field: Field) -> Option<i64> {
+        match field {
+            Field::ProcessPid => self.f.process.pid.map(i64::from),
+            Field::ParentPid => self.f.parent.pid.map(i64::from),
+            Field::DestinationPort => self.f.destination_port.map(i64::from),
+            Field::SourcePort => self.f.source_port.map(i64::from),
             _ => None,
         }
+    }
+
+    fn ip(&self, field: Field) -> Option<IpAddr> {
+        match field {
+            Field::DestinationIp => self.p.destination_ip,
+            Field::SourceIp => self.p.source_ip.map(crate::rule::exclusions::normalize_ip),
+            _ => None,
+        }
+    }
+
+    fn has_category(&self, category: &str) -> bool {
+        self.f
+            .category
+            .as_ref()
+            .is_some_and(|c| c.contains(category))
     }
 }

@@ -13,11 +13,12 @@ mod tests;
 
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ipnetwork::IpNetwork;
 
 pub use cond::{Cond, Test};
-pub use field::{Field, Kind};
+pub use field::{Field, FieldSource, Kind};
 pub use glob::Glob;
 
 use super::eql::{EqlError, Expr, Literal, Sequence};
@@ -34,7 +35,7 @@ pub struct Stage {
 }
 
 impl Stage {
-    pub fn matches(&self, e: &crate::event::Event) -> bool {
+    pub fn matches<S: FieldSource>(&self, e: &S) -> bool {
         (self.category == "any" || e.has_category(&self.category)) && self.cond.eval(e)
     }
 }
@@ -42,7 +43,7 @@ impl Stage {
 /// A compiled rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompiledRule {
-    pub meta: RuleMeta,
+    pub meta: Arc<RuleMeta>,
     pub maxspan_ns: i64,
     pub join: Field,
     pub stage1: Stage,
@@ -64,7 +65,7 @@ pub struct DerivedExclusions {
 impl CompiledRule {
     /// Compiles a parsed rule file.
     pub fn compile(file: &RuleFile) -> Result<CompiledRule, EqlError> {
-        compile_sequence(&file.query, file.meta.clone())
+        compile_sequence(&file.query, Arc::new(file.meta.clone()))
     }
 
     /// The values of stage 1's top-level `process.parent.executable == / in (...)` tests: the
@@ -112,6 +113,81 @@ impl CompiledRule {
     }
 }
 
+/// What a configuration adds to a rule: live mode's parent executables, and exclusions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tuning<'a> {
+    /// Replaces the values of stage 1's `process.parent.executable` test (added as a test when
+    /// the rule has none: the kernel reports children of these parents only).
+    pub parent_executables: Option<&'a [String]>,
+    pub extra_cidrs: &'a [IpNetwork],
+    pub extra_names: &'a [String],
+    pub extra_executables: &'a [String],
+}
+
+impl CompiledRule {
+    /// This rule as a configuration tunes it.
+    pub fn tuned(&self, tuning: &Tuning<'_>) -> CompiledRule {
+        let mut rule = self.clone();
+        if let Some(parents) = tuning.parent_executables {
+            let test = || Cond::Field {
+                field: Field::ParentExecutable,
+                test: Test::StrIn {
+                    values: parents.to_vec(),
+                    null: false,
+                },
+            };
+            let mut terms = rule.stage1.cond.conjuncts().to_vec();
+            let mut replaced = false;
+            for term in &mut terms {
+                if matches!(
+                    term,
+                    Cond::Field {
+                        field: Field::ParentExecutable,
+                        test: Test::StrIn { null: false, .. },
+                    }
+                ) {
+                    *term = test();
+                    replaced = true;
+                }
+            }
+            if !replaced {
+                terms.push(test());
+            }
+            rule.stage1.cond = Cond::All(terms);
+        }
+        let mut extra = Vec::new();
+        if !tuning.extra_cidrs.is_empty() {
+            extra.push(Cond::Field {
+                field: Field::DestinationIp,
+                test: Test::Cidr {
+                    ranges: IpRanges::new(tuning.extra_cidrs.iter().copied()),
+                    written: tuning.extra_cidrs.iter().map(ToString::to_string).collect(),
+                },
+            });
+        }
+        for (field, values) in [
+            (Field::ProcessExecutable, tuning.extra_executables),
+            (Field::ProcessName, tuning.extra_names),
+        ] {
+            if !values.is_empty() {
+                extra.push(Cond::Field {
+                    field,
+                    test: Test::StrIn {
+                        values: values.to_vec(),
+                        null: false,
+                    },
+                });
+            }
+        }
+        if !extra.is_empty() {
+            let mut terms = rule.stage2.cond.conjuncts().to_vec();
+            terms.push(Cond::Not(Box::new(Cond::Any(extra))));
+            rule.stage2.cond = Cond::All(terms);
+        }
+        rule
+    }
+}
+
 /// Adds `cond` to `block` if it is an exclusion a prefilter understands.
 fn absorb(cond: &Cond, block: &mut DerivedExclusions) -> bool {
     let Cond::Field { field, test } = cond else {
@@ -156,7 +232,7 @@ fn absorb(cond: &Cond, block: &mut DerivedExclusions) -> bool {
     }
 }
 
-fn compile_sequence(seq: &Sequence, meta: RuleMeta) -> Result<CompiledRule, EqlError> {
+fn compile_sequence(seq: &Sequence, meta: Arc<RuleMeta>) -> Result<CompiledRule, EqlError> {
     let join = known_field(&seq.by)?;
     let expect_key = |f: &super::eql::Field, want: Field, what: &str| {
         let got = known_field(f)?;
@@ -219,7 +295,13 @@ fn known_field(f: &super::eql::Field) -> Result<Field, EqlError> {
 
 fn compile_expr(expr: &Expr) -> Result<Cond, EqlError> {
     Ok(match expr {
-        Expr::And(terms) => Cond::All(terms.iter().map(compile_expr).collect::<Result<_, _>>()?),
+        Expr::And(terms) => {
+            let mut terms: Vec<Cond> = terms.iter().map(compile_expr).collect::<Result<_, _>>()?;
+            // `and` is pure and two-valued: the order of its operands changes no answer, only
+            // the work. The event's kind (action, type, OS) rejects most events, so first.
+            terms.sort_by_key(cost);
+            Cond::All(terms)
+        }
         Expr::Or(terms) => Cond::Any(terms.iter().map(compile_expr).collect::<Result<_, _>>()?),
         Expr::Not(inner) => Cond::Not(Box::new(compile_expr(inner)?)),
         Expr::Compare {
@@ -288,6 +370,26 @@ fn compile_expr(expr: &Expr) -> Result<Cond, EqlError> {
             }
         }
     })
+}
+
+/// A rough cost rank of evaluating `cond` (stable-sorted, so equal ranks keep their order).
+fn cost(cond: &Cond) -> u8 {
+    match cond {
+        Cond::Field {
+            field: Field::EventAction,
+            test: Test::StrIn { .. },
+        } => 0,
+        Cond::Field {
+            field: Field::EventType | Field::HostOsType,
+            test: Test::StrIn { .. },
+        } => 1,
+        Cond::Field {
+            test: Test::StrIn { .. } | Test::IntIn { .. } | Test::IpIn { .. },
+            ..
+        } => 2,
+        Cond::Field { .. } => 3,
+        Cond::Not(_) | Cond::All(_) | Cond::Any(_) => 4,
+    }
 }
 
 fn negate(cond: Cond, negated: bool) -> Cond {

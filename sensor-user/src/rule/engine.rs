@@ -1,6 +1,7 @@
 //! The pure sequence engine: events in, alerts out, exactly as Elasticsearch EQL runs
-//! `sequence by host.id with maxspan=1s [stage 1] by process.entity_id [stage 2] by
-//! process.parent.entity_id`. It owns the pending stage-1 state and nothing else: no clock (time
+//! `sequence by host.id with maxspan=<rule's> [stage 1] by process.entity_id [stage 2] by
+//! process.parent.entity_id`, the stages being the compiled rule's conditions
+//! ([`super::compiled`]). It owns the pending stage-1 state and nothing else: no clock (time
 //! is the events' own timestamps), no I/O, no randomness, so live mode and replay mode get the
 //! same answers. Per key only the newest stage 1 is held; a match consumes it; entries older
 //! than maxspan relative to the newest event time are dropped in amortised O(1) through a
@@ -13,9 +14,10 @@ use std::sync::Arc;
 
 use ipnetwork::IpNetwork;
 
-use super::definition::{DEFAULT_PARENT_EXECUTABLE, MAXSPAN_NS};
+use super::compiled::{CompiledRule, FieldSource, Tuning};
 use super::exclusions::Exclusions;
 use super::fasthash::FastMap;
+use super::profiles::{Profile, RuleSource};
 use crate::event::{Alert, Event, TimestampNs};
 use filter::KeyFilter;
 pub use filter::ParentHint;
@@ -24,6 +26,10 @@ pub use filter::ParentHint;
 /// `/usr/sbin/sshd`, e.g. to add `sshd-session`) and exclusions added to the seed's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleConfig {
+    /// Where the rule comes from (`[rule] profile` or `file`).
+    pub source: RuleSource,
+    /// The rule from `source`, compiled.
+    pub rule: Arc<CompiledRule>,
     /// `process.parent.executable` values that make an exec stage 1 (case-sensitive).
     pub parent_executables: Vec<String>,
     pub extra_excluded_cidrs: Vec<IpNetwork>,
@@ -34,12 +40,34 @@ pub struct RuleConfig {
 impl Default for RuleConfig {
     /// The seed exactly.
     fn default() -> Self {
+        let rule = Profile::V4.rule();
         Self {
-            parent_executables: vec![DEFAULT_PARENT_EXECUTABLE.to_owned()],
+            parent_executables: rule.parent_executables().unwrap_or_default(),
+            source: RuleSource::default(),
+            rule,
             extra_excluded_cidrs: Vec::new(),
             extra_excluded_names: Vec::new(),
             extra_excluded_executables: Vec::new(),
         }
+    }
+}
+
+impl RuleConfig {
+    /// The destinations the kernel drops before the ring: exactly the ranges stage 2's
+    /// top-level `not (...)` blocks exclude (as tuned), so the kernel only ever passes a
+    /// superset of what the rule could alert on.
+    pub fn kernel_excluded_networks(&self) -> Vec<IpNetwork> {
+        self.tuned_rule().stage2_exclusions().networks
+    }
+
+    /// The rule as this configuration tunes it: what the engine runs.
+    pub fn tuned_rule(&self) -> CompiledRule {
+        self.rule.tuned(&Tuning {
+            parent_executables: Some(&self.parent_executables),
+            extra_cidrs: &self.extra_excluded_cidrs,
+            extra_names: &self.extra_excluded_names,
+            extra_executables: &self.extra_excluded_executables,
+        })
     }
 }
 
@@ -117,6 +145,9 @@ const QUEUE_SLACK: usize = 1024;
 #[derive(Debug)]
 pub struct Engine {
     config: RuleConfig,
+    /// The configured rule as the configuration tunes it: the stages every event is judged by.
+    rule: CompiledRule,
+    /// Stage 2's exclusions, derived from `rule`.
     exclusions: Exclusions,
     limits: Limits,
     /// host.id -> process.entity_id -> newest stage 1.
@@ -137,10 +168,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: RuleConfig, limits: Limits) -> Engine {
-        let exclusions = exclusions_of(&config);
+        let rule = config.tuned_rule();
         Engine {
+            exclusions: Exclusions::from_derived(&rule.stage2_exclusions()),
+            rule,
             config,
-            exclusions,
             limits,
             pending: FastMap::default(),
             pending_len: 0,
@@ -155,7 +187,8 @@ impl Engine {
 
     /// Replaces the configuration; pending stage-1 entries and counters are kept.
     pub fn set_config(&mut self, config: RuleConfig) {
-        self.exclusions = exclusions_of(&config);
+        self.rule = config.tuned_rule();
+        self.exclusions = Exclusions::from_derived(&self.rule.stage2_exclusions());
         self.config = config;
     }
 
@@ -238,6 +271,7 @@ impl Engine {
         Some(Alert {
             stage1,
             stage2: Arc::new(stage2),
+            rule: self.rule.meta.clone(),
         })
     }
 
@@ -275,31 +309,19 @@ impl Engine {
             .is_some_and(|by_entity| by_entity.contains_key(entity_id))
     }
 
-    /// `process where host.os.type == "linux" and event.type == "start" and
-    /// event.action == "exec" and process.parent.executable in <parent_executables>`.
-    pub fn is_stage1(&self, e: &Event) -> bool {
-        e.action.as_deref() == Some("exec")
-            && e.host_os_type.as_deref() == Some("linux")
-            && e.has_category("process")
-            && e.has_type("start")
-            && e.parent
-                .executable
-                .as_deref()
-                .is_some_and(|p| self.config.parent_executables.iter().any(|x| x == p))
+    /// Stage 1 of the rule (as the configuration tunes it) holds for `e`.
+    pub fn is_stage1<S: FieldSource>(&self, e: &S) -> bool {
+        self.rule.stage1.matches(e)
     }
 
-    /// `network where host.os.type == "linux" and event.type == "start" and
-    /// event.action == "connection_attempted" and not <destination exclusions> and
-    /// not <process exclusions>`.
-    pub fn is_stage2(&self, e: &Event) -> bool {
-        e.action.as_deref() == Some("connection_attempted")
-            && e.host_os_type.as_deref() == Some("linux")
-            && e.has_category("network")
-            && e.has_type("start")
-            && !self.exclusions.excludes_destination(e.destination.ip)
-            && !self
-                .exclusions
-                .excludes_process(e.process.executable.as_deref(), e.process.name.as_deref())
+    /// Stage 2 of the rule (as the configuration tunes it) holds for `e`.
+    pub fn is_stage2<S: FieldSource>(&self, e: &S) -> bool {
+        self.rule.stage2.matches(e)
+    }
+
+    /// The rule the engine runs: the configured rule as the configuration tunes it.
+    pub fn rule(&self) -> &CompiledRule {
+        &self.rule
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -325,7 +347,7 @@ impl Engine {
     fn expire(&mut self) {
         let Some(now) = self.watermark else { return };
         while let Some(front) = self.queue.front() {
-            if !expired(front.timestamp, now) {
+            if !expired(front.timestamp, now, self.rule.maxspan_ns) {
                 break;
             }
             let live = self.is_live(front);
@@ -345,7 +367,7 @@ impl Engine {
         }
         if self
             .watermark
-            .is_some_and(|now| expired(event.timestamp, now))
+            .is_some_and(|now| expired(event.timestamp, now, self.rule.maxspan_ns))
         {
             // Late beyond maxspan: it could only match events that are already gone.
             self.stats.expired += 1;
@@ -436,6 +458,7 @@ impl Engine {
         Some(Alert {
             stage1,
             stage2: Arc::new(event),
+            rule: self.rule.meta.clone(),
         })
     }
 
@@ -452,7 +475,7 @@ impl Engine {
         }
         let by_entity = self.pending.get_mut(host)?;
         let held = by_entity.get(parent)?;
-        if !within_maxspan(held.stage1.timestamp, timestamp) {
+        if !within_maxspan(held.stage1.timestamp, timestamp, self.rule.maxspan_ns) {
             return None;
         }
         let consumed = by_entity.remove(parent)?;
@@ -526,23 +549,15 @@ impl Engine {
     }
 }
 
-fn exclusions_of(config: &RuleConfig) -> Exclusions {
-    Exclusions::new(
-        &config.extra_excluded_cidrs,
-        &config.extra_excluded_names,
-        &config.extra_excluded_executables,
-    )
-}
-
 /// Stage 2 at `stage2` may complete stage 1 at `stage1`: not before it, at most maxspan after.
-fn within_maxspan(stage1: TimestampNs, stage2: TimestampNs) -> bool {
+fn within_maxspan(stage1: TimestampNs, stage2: TimestampNs, maxspan: i64) -> bool {
     let gap = i128::from(stage2) - i128::from(stage1);
-    (0..=i128::from(MAXSPAN_NS)).contains(&gap)
+    (0..=i128::from(maxspan)).contains(&gap)
 }
 
 /// A stage 1 at `timestamp` can no longer match anything once event time reached `now`.
-fn expired(timestamp: TimestampNs, now: TimestampNs) -> bool {
-    i128::from(now) - i128::from(timestamp) > i128::from(MAXSPAN_NS)
+fn expired(timestamp: TimestampNs, now: TimestampNs, maxspan: i64) -> bool {
+    i128::from(now) - i128::from(timestamp) > i128::from(maxspan)
 }
 
 mod filter;

@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use ipnetwork::IpNetwork;
 
+use super::compiled::DerivedExclusions;
 use super::definition::{EXCLUDED_CIDRS, EXCLUDED_EXECUTABLES, EXCLUDED_IP, EXCLUDED_NAMES};
 
 /// Maps an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) to the IPv4 address; every other address
@@ -46,6 +47,8 @@ pub fn excluded_networks(extra_cidrs: &[IpNetwork]) -> Vec<IpNetwork> {
 /// The rule's stage-2 exclusions, ready to answer on the hot path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exclusions {
+    /// `destination.ip == null` is excluded.
+    null: bool,
     v4: Intervals<u32>,
     v6: Intervals<u128>,
     /// Sorted by length, then bytes; deduplicated.
@@ -75,6 +78,7 @@ impl Exclusions {
             push_network(network, &mut v4, &mut v6);
         }
         Self {
+            null: true,
             v4: Intervals::new(v4),
             v6: Intervals::new(v6),
             executables: sorted_set(EXCLUDED_EXECUTABLES.iter().copied(), extra_executables),
@@ -82,10 +86,27 @@ impl Exclusions {
         }
     }
 
+    /// What a compiled rule's stage 2 excludes ([`CompiledRule::stage2_exclusions`]).
+    ///
+    /// [`CompiledRule::stage2_exclusions`]: super::compiled::CompiledRule::stage2_exclusions
+    pub fn from_derived(derived: &DerivedExclusions) -> Self {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for network in &derived.networks {
+            push_network(*network, &mut v4, &mut v6);
+        }
+        Self {
+            null: derived.null_destination,
+            v4: Intervals::new(v4),
+            v6: Intervals::new(v6),
+            executables: sorted_set(std::iter::empty(), &derived.executables),
+            names: sorted_set(std::iter::empty(), &derived.names),
+        }
+    }
+
     /// `destination.ip == null or destination.ip == "0.0.0.0" or cidrmatch(destination.ip, ...)`.
     pub fn excludes_destination(&self, ip: Option<IpAddr>) -> bool {
         match ip.map(normalize_ip) {
-            None => true,
+            None => self.null,
             Some(IpAddr::V4(v4)) => self.v4.contains(u32::from(v4)),
             Some(IpAddr::V6(v6)) => self.v6.contains(u128::from(v6)),
         }

@@ -28,7 +28,13 @@ pub struct RuleMeta {
     pub license: Option<String>,
     pub tags: Vec<String>,
     pub threats: Vec<Threat>,
+    /// ECS `rule.ruleset`: [`CUSTOM_RULESET`] for a user's file; the embedded profiles say
+    /// they are Elastic's prebuilt rule.
+    pub ruleset: String,
 }
+
+/// `rule.ruleset` of a rule loaded from a user's file.
+pub const CUSTOM_RULESET: &str = "custom (rule file)";
 
 /// One `[[rule.threat]]` entry.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -66,6 +72,8 @@ pub struct RuleFile {
     pub query: Sequence,
     /// The query text as written (for `rule show`).
     pub query_text: String,
+    /// Where the query starts in the file (to place errors found after parsing).
+    pub query_origin: Pos,
 }
 
 /// Why a rule file was refused: one line, `file:line:col: message`.
@@ -156,11 +164,12 @@ pub fn parse(text: &str, file: &str) -> Result<RuleFile, RuleFileError> {
         ));
     }
     let origin = query_origin(text, rule.query.span().start);
+    let origin = Pos {
+        line: origin.line as u32,
+        col: origin.column as u32,
+    };
     let query = eql::parse(rule.query.get_ref()).map_err(|e| {
-        let e = e.shifted(Pos {
-            line: origin.line as u32,
-            col: origin.column as u32,
-        });
+        let e = e.shifted(origin);
         RuleFileError {
             file: file.to_owned(),
             location: Some(Location {
@@ -187,8 +196,10 @@ pub fn parse(text: &str, file: &str) -> Result<RuleFile, RuleFileError> {
             license: rule.license,
             tags: rule.tags,
             threats: rule.threat,
+            ruleset: CUSTOM_RULESET.to_owned(),
         },
         query_text: rule.query.into_inner(),
+        query_origin: origin,
         query,
     })
 }

@@ -6,5 +6,6 @@ pub mod eql;
 pub mod exclusions;
 pub mod fasthash;
 pub mod file;
+pub mod profiles;
 
 pub use engine::{Engine, EngineStats, Limits, ParentHint, RuleConfig};

@@ -330,7 +330,7 @@ pub fn attach(probe: AttachProbe, parents: &[String], p: Privileges) -> Row {
     }
     let opts = LoadOptions {
         parent_executables: parents.to_vec(),
-        extra_excluded_cidrs: Vec::new(),
+        excluded_networks: crate::rule::RuleConfig::default().kernel_excluded_networks(),
         tracepoints: probe.tracepoints,
         connect_hook: probe.connect_hook,
         empty_programs: false,

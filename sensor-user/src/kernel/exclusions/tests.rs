@@ -3,6 +3,7 @@
 //! [`Exclusions::excludes_destination`] decides, so the kernel never drops a connect the rule
 //! could alert on.
 
+use crate::rule::exclusions::excluded_networks;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
@@ -61,9 +62,9 @@ fn samples(networks: &[IpNetwork]) -> Vec<IpAddr> {
 }
 
 fn assert_same_decisions(extra: &[IpNetwork]) {
-    let table = Table::new(extra).unwrap();
-    let engine = Exclusions::new(extra, &[], &[]);
     let networks = excluded_networks(extra);
+    let table = Table::new(&networks).unwrap();
+    let engine = Exclusions::new(extra, &[], &[]);
     for ip in samples(&networks) {
         let (family, daddr) = kernel_form(ip);
         assert_eq!(
@@ -77,7 +78,7 @@ fn assert_same_decisions(extra: &[IpNetwork]) {
 #[test]
 fn the_seed_table_decides_as_the_engine() {
     assert_same_decisions(&[]);
-    let table = Table::new(&[]).unwrap();
+    let table = Table::new(&excluded_networks(&[])).unwrap();
     // 0.0.0.0 and the seed's IPv4 ranges are there; :: and fc00::/7 are not excluded.
     assert!(table.v4.contains(&(32, [0, 0, 0, 0])));
     assert!(table.v4.contains(&(8, [10, 0, 0, 0])));
@@ -92,7 +93,7 @@ fn extra_ranges_including_mapped_and_covering_ones_decide_as_the_engine() {
         .map(|s| IpNetwork::from_str(s).unwrap())
         .collect();
     assert_same_decisions(&extra);
-    let table = Table::new(&extra).unwrap();
+    let table = Table::new(&excluded_networks(&extra)).unwrap();
     assert!(table.v4.contains(&(24, [1, 2, 3, 0])), "{table:?}");
     // A range covering all of ::ffff:0:0/96 excludes every IPv4 address.
     let covering = [IpNetwork::from_str("::/64").unwrap()];
@@ -105,9 +106,38 @@ fn a_table_too_big_for_the_kernel_is_an_error() {
     let extra: Vec<IpNetwork> = (0..EXCLUDED_CIDRS_MAX)
         .map(|i| IpNetwork::from_str(&format!("100.{}.{}.0/24", i / 256, i % 256)).unwrap())
         .collect();
-    let err = Table::new(&extra).unwrap_err().to_string();
+    let err = Table::new(&excluded_networks(&extra))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("rule.extra_excluded_cidrs") && err.contains("IPv4"),
         "{err}"
     );
+}
+
+/// The kernel's table comes from the running rule: a rule file with other ranges gets exactly
+/// those in the kernel, never the seed's (which would drop connects that rule alerts on).
+#[test]
+fn the_table_follows_the_rule_not_the_seed() {
+    use crate::rule::RuleConfig;
+    use crate::rule::compiled::CompiledRule;
+    use crate::rule::file;
+    use crate::rule::profiles::Profile;
+    let text = Profile::V4.text().replacen("\"10.0.0.0/8\", ", "", 1);
+    let rule = CompiledRule::compile(&file::parse(&text, "edited.toml").unwrap()).unwrap();
+    let config = RuleConfig {
+        rule: std::sync::Arc::new(rule),
+        ..RuleConfig::default()
+    };
+    let table = Table::new(&config.kernel_excluded_networks()).unwrap();
+    let (family, daddr) = kernel_form("10.1.2.3".parse().unwrap());
+    assert!(
+        !table.excludes(family, &daddr),
+        "10.0.0.0/8 is not in the edited rule"
+    );
+    let (family, daddr) = kernel_form("127.0.0.1".parse().unwrap());
+    assert!(table.excludes(family, &daddr));
+    let seed = Table::new(&RuleConfig::default().kernel_excluded_networks()).unwrap();
+    let (family, daddr) = kernel_form("10.1.2.3".parse().unwrap());
+    assert!(seed.excludes(family, &daddr));
 }

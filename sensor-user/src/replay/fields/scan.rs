@@ -273,6 +273,23 @@ impl<'a> Walker<'a, '_> {
         }
     }
 
+    /// [`Walker::opt_str`] for a value that often holds escapes (`process.command_line`
+    /// quotes its arguments): an escaped string is decoded (owned) instead of giving up.
+    fn opt_str_escaped(&self, i: usize, slot: &mut Option<Str<'a>>) -> Option<usize> {
+        if self.at(i)? != b'"' {
+            return self.opt_str(i, slot);
+        }
+        let (raw, after) = self.string(i)?;
+        if self.flags.backslash && raw.contains(&b'\\') {
+            *slot = Some(Cow::Owned(
+                serde_json::from_slice(self.b.get(i..after)?).ok()?,
+            ));
+        } else {
+            *slot = Some(Cow::Borrowed(self.utf8(raw)?));
+        }
+        Some(after)
+    }
+
     /// A string, an array of strings and nulls, or null, at `i`; the index after. An array is
     /// checked here and held as its raw text ([`StrList::Plain`]).
     fn str_list(&self, i: usize, slot: &mut Option<StrList<'a>>) -> Option<usize> {
@@ -386,6 +403,7 @@ impl<'a> Walker<'a, '_> {
                     ProcLeaf::Executable => self.opt_str(i, &mut p.executable),
                     ProcLeaf::Name => self.opt_str(i, &mut p.name),
                     ProcLeaf::Args => self.str_list(i, &mut p.args),
+                    ProcLeaf::CommandLine => self.opt_str_escaped(i, &mut p.command_line),
                     ProcLeaf::Start => self.opt_str(i, &mut p.start),
                     ProcLeaf::UserId => self.opt_id(i, &mut p.user_id),
                     ProcLeaf::UserName => self.opt_str(i, &mut p.user_name),

@@ -7,9 +7,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use super::field::Field;
+use super::field::{Field, FieldSource};
 use super::glob::Glob;
-use crate::event::Event;
 use crate::rule::exclusions::IpRanges;
 
 /// A test of one field.
@@ -49,7 +48,7 @@ pub enum Cond {
 }
 
 impl Cond {
-    pub fn eval(&self, e: &Event) -> bool {
+    pub fn eval<S: FieldSource>(&self, e: &S) -> bool {
         match self {
             Cond::All(terms) => terms.iter().all(|t| t.eval(e)),
             Cond::Any(terms) => terms.iter().any(|t| t.eval(e)),
@@ -76,29 +75,27 @@ impl Cond {
 }
 
 impl Test {
-    fn eval(&self, field: Field, e: &Event) -> bool {
+    fn eval<S: FieldSource>(&self, field: Field, e: &S) -> bool {
         match self {
-            Test::StrIn { values, null } => field
-                .any_str(e, |v| values.iter().any(|x| x == v))
-                .unwrap_or(*null),
-            Test::IntIn { values, null } => field.int(e).map_or(*null, |v| values.contains(&v)),
-            Test::IpIn { values, null } => field.ip(e).map_or(*null, |v| values.contains(&v)),
+            Test::StrIn { values, null } => e.str_in(field, values).unwrap_or(*null),
+            Test::IntIn { values, null } => e.int(field).map_or(*null, |v| values.contains(&v)),
+            Test::IpIn { values, null } => e.ip(field).map_or(*null, |v| values.contains(&v)),
             Test::Like {
                 globs,
                 insensitive: false,
-            } => field
-                .any_str(e, |v| globs.iter().any(|g| g.matches(v)))
+            } => e
+                .any_str(field, |v| globs.iter().any(|g| g.matches(v)))
                 .unwrap_or(false),
             Test::Like {
                 globs,
                 insensitive: true,
-            } => field
-                .any_str(e, |v| {
+            } => e
+                .any_str(field, |v| {
                     let lower = v.to_lowercase();
                     globs.iter().any(|g| g.matches(&lower))
                 })
                 .unwrap_or(false),
-            Test::Cidr { ranges, .. } => field.ip(e).is_some_and(|ip| ranges.contains(ip)),
+            Test::Cidr { ranges, .. } => e.ip(field).is_some_and(|ip| ranges.contains(ip)),
         }
     }
 }
@@ -127,7 +124,10 @@ impl fmt::Display for Cond {
                     if null {
                         items.push("null".into());
                     }
-                    write!(f, "{name} in ({})", items.join(", "))
+                    match &items[..] {
+                        [one] => write!(f, "{name} == {one}"),
+                        _ => write!(f, "{name} in ({})", items.join(", ")),
+                    }
                 };
                 match test {
                     Test::StrIn { values, null } => {

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::event::{Event, Process};
+use crate::rule::exclusions::normalize_ip;
 
 /// What a field holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,15 +71,36 @@ impl Field {
     pub fn named(name: &str) -> Option<Field> {
         Field::ALL.iter().copied().find(|f| f.name() == name)
     }
+}
 
+/// Something a compiled condition can be evaluated on: an [`Event`], or replay's borrowed view
+/// of a document. Both must give the same answers for the same document (replay's debug builds
+/// assert it).
+pub trait FieldSource {
     /// Calls `each` on every value of a keyword field until it returns true; `None` when the
-    /// field is null (absent, or an empty list). Only for [`Kind::Str`] fields.
-    pub fn any_str(self, e: &Event, mut each: impl FnMut(&str) -> bool) -> Option<bool> {
+    /// field is null (absent, or an empty list). Only asked of [`Kind::Str`] fields.
+    fn any_str(&self, field: Field, each: impl FnMut(&str) -> bool) -> Option<bool>;
+    /// `field in (values)` for a keyword field; `None` when it is null. A source may answer it
+    /// faster than [`FieldSource::any_str`] does (replay's `event.type` lists).
+    fn str_in(&self, field: Field, values: &[String]) -> Option<bool> {
+        self.any_str(field, |v| values.iter().any(|x| x == v))
+    }
+    /// The value of a [`Kind::Int`] field.
+    fn int(&self, field: Field) -> Option<i64>;
+    /// The value of a [`Kind::Ip`] field, IPv4-mapped addresses as IPv4.
+    fn ip(&self, field: Field) -> Option<IpAddr>;
+    /// `event.category` holds `category` (a stage's `<category> where`).
+    fn has_category(&self, category: &str) -> bool;
+}
+
+impl FieldSource for Event {
+    fn any_str(&self, field: Field, mut each: impl FnMut(&str) -> bool) -> Option<bool> {
+        let e = self;
         let one = |v: Option<&str>, each: &mut dyn FnMut(&str) -> bool| v.map(each);
         let list = |v: &[String], each: &mut dyn FnMut(&str) -> bool| {
             (!v.is_empty()).then(|| v.iter().any(|s| each(s)))
         };
-        match self {
+        match field {
             Field::HostId => one(e.host_id.as_deref(), &mut each),
             Field::HostName => one(e.host_name.as_deref(), &mut each),
             Field::HostOsType => one(e.host_os_type.as_deref(), &mut each),
@@ -107,29 +129,35 @@ impl Field {
         }
     }
 
-    /// The value of an [`Kind::Int`] field.
-    pub fn int(self, e: &Event) -> Option<i64> {
-        match self {
-            Field::ProcessPid => e.process.pid.map(i64::from),
-            Field::ParentPid => e.parent.pid.map(i64::from),
-            Field::DestinationPort => e.destination.port.map(i64::from),
-            Field::SourcePort => e.source.port.map(i64::from),
+    fn int(&self, field: Field) -> Option<i64> {
+        match field {
+            Field::ProcessPid => self.process.pid.map(i64::from),
+            Field::ParentPid => self.parent.pid.map(i64::from),
+            Field::DestinationPort => self.destination.port.map(i64::from),
+            Field::SourcePort => self.source.port.map(i64::from),
             _ => None,
         }
     }
 
-    /// The value of an [`Kind::Ip`] field.
-    pub fn ip(self, e: &Event) -> Option<IpAddr> {
-        match self {
-            Field::DestinationIp => e.destination.ip,
-            Field::SourceIp => e.source.ip,
+    fn ip(&self, field: Field) -> Option<IpAddr> {
+        match field {
+            Field::DestinationIp => self.destination.ip.map(normalize_ip),
+            Field::SourceIp => self.source.ip.map(normalize_ip),
             _ => None,
         }
+    }
+
+    fn has_category(&self, category: &str) -> bool {
+        Event::has_category(self, category)
     }
 }
 
-/// `process.command_line`: Elastic Defend joins the arguments with single spaces.
+/// `process.command_line`: the document's own when it had one (replay), else the arguments
+/// joined with single spaces, as Elastic Defend builds it (live).
 fn command_line(p: &Process) -> Option<Cow<'_, str>> {
+    if let Some(line) = p.command_line.as_deref() {
+        return Some(Cow::Borrowed(line));
+    }
     match p.args.as_deref()? {
         [] => None,
         [one] => Some(Cow::Borrowed(one)),

@@ -368,5 +368,6 @@ fn shows_as_eql_again() {
         text.contains("process.name in (\"login_duo\", \"ssh\", \"sshd\", \"sshd-session\")"),
         "{text}"
     );
-    assert!(text.contains("destination.ip in (null)"), "{text}");
+    assert!(text.contains("destination.ip == null"), "{text}");
+    assert!(text.contains("host.os.type == \"linux\""), "{text}");
 }
