@@ -177,4 +177,6 @@ fn contains_str(set: &[Box<str>], value: &str) -> bool {
 }
 
 #[cfg(test)]
+mod edges;
+#[cfg(test)]
 mod tests;
