@@ -43,10 +43,7 @@ fn sensor_watching(dir: &Path, parents: &[&Path]) -> (Sensor, NotifySocket) {
         args.push(parent.to_str().expect("UTF-8 path").to_owned());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut command = sensor::command(&args);
-    command.env("NOTIFY_SOCKET", socket.path());
-    let sensor = Sensor::start_command(command);
-    await_notification(&socket, &sensor, "READY=1", "start-up");
+    let sensor = Sensor::start_notified(sensor::command(&args), &socket);
     (sensor, socket)
 }
 

@@ -383,24 +383,16 @@ fn rate_cap_suppresses_and_summarises() {
     );
 }
 
-/// With `$NOTIFY_SOCKET` set, the sensor sends READY=1 once it says ready and STOPPING=1 on SIGTERM.
+/// With `$NOTIFY_SOCKET` set, the sensor sends READY=1 once attached, nothing more while idle,
+/// and STOPPING=1 on SIGTERM.
 #[test]
 fn sd_notify_ready() {
     prereq::require_root();
     sensor::binary();
     let dir = TempDir::new("sst-notify");
     let socket = NotifySocket::bind(dir.path());
-    let mut command = sensor::command(&["run", "--format", "json"]);
-    command.env("NOTIFY_SOCKET", socket.path());
-    let sensor = Sensor::start_command(command);
-    let first = socket.receive(NOTIFY_WAIT);
-    assert!(
-        first
-            .as_deref()
-            .is_some_and(|m| notify_socket::has(m, "READY=1")),
-        "first notification after the `ready` line is {first:?}, expected READY=1; stderr:\n{}",
-        sensor.stderr_text()
-    );
+    // Returns once READY=1 came, after nothing but STATUS= lines.
+    let sensor = Sensor::start_notified(sensor::command(&["run", "--format", "json"]), &socket);
     let early = socket.receive(Duration::from_millis(200));
     assert!(
         early.is_none(),
