@@ -100,15 +100,9 @@ impl Sensor {
     /// pointing at a socket this sensor owns ([`Self::notifications`]), and waits for `READY=1`
     /// on it: the daemon's own word that every program is attached, not a log line.
     pub fn start_command(command: Command) -> Self {
-        assert!(
-            !command.get_envs().any(|(k, _)| k == "NOTIFY_SOCKET"),
-            "the command sets NOTIFY_SOCKET itself: use Sensor::start_notified with that socket"
-        );
-        let dir = TempDir::new("sst-sensor");
-        let socket = NotifySocket::bind(dir.path());
-        let mut sensor = Self::spawn_notified(command, &socket);
-        sensor.own_socket = Some((socket, dir));
-        sensor
+        Self::try_start_command(command).unwrap_or_else(|(status, stderr)| {
+            panic!("the sensor exited ({status}) before sending READY=1; stderr:\n{stderr}")
+        })
     }
 
     /// [`Self::start_command`] with a notification socket the caller owns (and reads for the
@@ -117,7 +111,49 @@ impl Sensor {
         Self::spawn_notified(command, socket)
     }
 
-    fn spawn_notified(mut command: Command, socket: &NotifySocket) -> Self {
+    /// [`Self::start_command`] for a sensor that may refuse to start: `Err` with its exit
+    /// status and stderr when it exits before `READY=1` (any other failure still panics).
+    pub fn try_start_command(command: Command) -> Result<Self, (ExitStatus, String)> {
+        assert!(
+            !command.get_envs().any(|(k, _)| k == "NOTIFY_SOCKET"),
+            "the command sets NOTIFY_SOCKET itself: use Sensor::start_notified with that socket"
+        );
+        let dir = TempDir::new("sst-sensor");
+        let socket = NotifySocket::bind(dir.path());
+        let mut sensor = Self::spawn(command, &socket);
+        match sensor.await_ready(&socket) {
+            Ok(()) => {
+                sensor.own_socket = Some((socket, dir));
+                Ok(sensor)
+            }
+            Err(status) => {
+                let drained = wait::poll(Duration::from_secs(5), Duration::from_millis(10), || {
+                    sensor.readers.iter().all(|r| r.is_finished()).then_some(())
+                });
+                assert!(
+                    drained.is_some(),
+                    "the sensor exited but its stderr stayed open"
+                );
+                Err((status, sensor.stderr_text()))
+            }
+        }
+    }
+
+    fn spawn_notified(command: Command, socket: &NotifySocket) -> Self {
+        let mut sensor = Self::spawn(command, socket);
+        if let Err(status) = sensor.await_ready(socket) {
+            // Let the readers drain what the sensor wrote before it died.
+            std::thread::sleep(Duration::from_millis(200));
+            panic!(
+                "sensor `{}` exited ({status}) before sending READY=1; stderr:\n{}",
+                sensor.command,
+                sensor.stderr_text()
+            );
+        }
+        sensor
+    }
+
+    fn spawn(mut command: Command, socket: &NotifySocket) -> Self {
         // The sensor may run as another uid (the unit's 65534): it must be able to send.
         crate::tempdir::set_mode(socket.path(), 0o777);
         command.env("NOTIFY_SOCKET", socket.path());
@@ -136,7 +172,7 @@ impl Sensor {
             ),
         ];
         let pid = i32::try_from(child.id()).expect("pid fits in i32");
-        let mut sensor = Self {
+        Self {
             child,
             pid,
             command: description,
@@ -144,14 +180,13 @@ impl Sensor {
             stderr,
             readers,
             own_socket: None,
-        };
-        sensor.await_ready(socket);
-        sensor
+        }
     }
 
     /// Waits (bounded by [`READY_TIMEOUT`]) for a `READY=1` notification; only `STATUS=` lines
-    /// may come before it. Panics if the sensor exits first or sends anything else.
-    fn await_ready(&mut self, socket: &NotifySocket) {
+    /// may come before it. `Err` with the exit status if the sensor exits first; panics if it
+    /// sends anything else or neither happens in time.
+    fn await_ready(&mut self, socket: &NotifySocket) -> Result<(), ExitStatus> {
         let deadline = std::time::Instant::now() + READY_TIMEOUT;
         // Bounded in count too: a sensor looping on STATUS messages cannot keep us here.
         for _ in 0..READY_TIMEOUT.as_millis() / NOTIFY_POLL.as_millis() {
@@ -160,13 +195,7 @@ impl Sensor {
                 .try_wait()
                 .expect("try_wait on the sensor failed")
             {
-                // Let the readers drain what the sensor wrote before it died.
-                std::thread::sleep(Duration::from_millis(200));
-                panic!(
-                    "sensor `{}` exited ({status}) before sending READY=1; stderr:\n{}",
-                    self.command,
-                    self.stderr_text()
-                );
+                return Err(status);
             }
             if std::time::Instant::now() >= deadline {
                 break;
@@ -175,7 +204,7 @@ impl Sensor {
                 continue;
             };
             if notify_socket::has(&message, "READY=1") {
-                return;
+                return Ok(());
             }
             assert!(
                 message.lines().all(|l| l.starts_with("STATUS=")),
