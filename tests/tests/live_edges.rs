@@ -122,7 +122,7 @@ fn recorded<'a>(events: &'a [Value], action: &str, pid: i32) -> &'a Value {
         panic!(
             "expected one recorded {action} of pid {pid}, got {}:\n{}",
             found.len(),
-            alert::dump(&events.to_vec())
+            alert::dump(events)
         )
     };
     event
