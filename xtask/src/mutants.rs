@@ -110,3 +110,18 @@ pub fn ensure_installed() -> Result<()> {
         .current_dir(root());
     exec(&mut install)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every default file or directory exists: a renamed module would otherwise drop out of
+    /// the run silently (cargo-mutants accepts a glob that matches nothing).
+    #[test]
+    fn default_files_exist() {
+        for file in FILES {
+            let path = root().join(file.trim_end_matches("/**"));
+            assert!(path.exists(), "{} is missing", path.display());
+        }
+    }
+}
