@@ -202,3 +202,18 @@ fn counters_count_each_event_once() {
     );
     assert_eq!(keyed.stats(), stats);
 }
+
+/// `is_pending` answers for exactly the keys held: not before the stage 1, not for another
+/// host or entity, and not once a stage 2 consumed it.
+#[test]
+fn is_pending_only_for_held_keys() {
+    let mut e = engine();
+    assert!(!e.is_pending("h", "a"));
+    assert_eq!(e.process(exec(T0, "h", "a")), None);
+    assert!(e.is_pending("h", "a"));
+    assert!(!e.is_pending("h", "b"));
+    assert!(!e.is_pending("other", "a"));
+    let alert = e.process(connect(T0 + MS, "h", "a", "93.184.216.34"));
+    assert!(alert.is_some());
+    assert!(!e.is_pending("h", "a"), "a matched stage 1 is consumed");
+}
