@@ -44,8 +44,28 @@ pub struct GenEvent {
     pub doc: Value,
 }
 
-/// Edges of every excluded range: first and last address inside, and just outside.
+/// Edges of every excluded range: first and last address inside, and just outside; and a point
+/// in the middle of each wider range, which an edited prefix length (172.16.0.0/12 read as /16)
+/// would move outside while every edge above stays where it was (172.31.0.0/16 covers the top of
+/// 172.16.0.0/12).
 pub const EDGE_IPS: &[&str] = &[
+    "10.128.0.0",
+    "127.128.0.1",
+    "169.254.128.0",
+    "172.17.0.0",
+    "172.24.0.0",
+    "172.30.255.255",
+    "172.31.0.0",
+    "192.0.0.4",
+    "192.0.0.9",
+    "192.0.0.128",
+    "192.168.128.0",
+    "232.0.0.0",
+    "100.96.0.0",
+    "198.19.0.0",
+    "248.0.0.0",
+    "fea0::",
+    "ff80::",
     "9.255.255.255",
     "10.0.0.0",
     "10.255.255.255",

@@ -3,7 +3,8 @@
 //!
 //! The binary is `$SSHD_SENSOR_BIN`, or the static one `cargo xtask build` makes,
 //! `<workspace>/target/x86_64-unknown-linux-musl/release/sshd-sensor`. Start-up waits (bounded)
-//! for a stderr line containing `ready`; [`Sensor::stop`] sends SIGTERM, waits for a clean exit
+//! for `READY=1` on a `$NOTIFY_SOCKET` the harness owns (systemd's readiness protocol), never
+//! for log text; [`Sensor::stop`] sends SIGTERM, waits for a clean exit
 //! and returns every alert. Stdout and stderr are collected by background
 //! threads so alerts can be polled while the sensor runs; tests of the daemon itself also start
 //! it through a wrapper or with extra environment ([`Sensor::start_command`]), signal it and
@@ -19,10 +20,14 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::cmd;
+use crate::notify_socket::{self, NotifySocket};
+use crate::tempdir::TempDir;
 use crate::wait;
 
-/// How long the sensor may take to load its programs and say `ready`.
+/// How long the sensor may take to load its programs and send `READY=1`.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the readiness wait looks at whether the sensor died.
+const NOTIFY_POLL: Duration = Duration::from_millis(100);
 /// How long the sensor may take to exit after SIGTERM.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -37,6 +42,9 @@ pub struct Sensor {
     stdout: Lines,
     stderr: Lines,
     readers: Vec<JoinHandle<()>>,
+    /// The `$NOTIFY_SOCKET` this sensor reports to when the harness made it (dropped after
+    /// the sensor: fields drop in order, and `Drop` kills the sensor first).
+    own_socket: Option<(NotifySocket, TempDir)>,
 }
 
 /// What a stopped sensor produced.
@@ -77,20 +85,78 @@ pub fn command(args: &[&str]) -> Command {
 }
 
 impl Sensor {
-    /// Starts `sshd-sensor run --format json` and waits until it reports `ready`.
+    /// Starts `sshd-sensor run --format json` and waits for its `READY=1`.
     pub fn start() -> Self {
         Self::start_with(&["run", "--format", "json"])
     }
 
-    /// Starts the sensor with `args` and waits until a stderr line contains `ready`.
+    /// Starts the sensor with `args` and waits for its `READY=1`.
     pub fn start_with(args: &[&str]) -> Self {
         Self::start_command(command(args))
     }
 
     /// Starts `command`, a sensor invocation built by the caller (extra environment, or wrapped
-    /// in another program that execs the sensor, such as `setpriv`), and waits until a stderr
-    /// line contains `ready`.
-    pub fn start_command(mut command: Command) -> Self {
+    /// in another program that execs the sensor, such as `setpriv`), with `$NOTIFY_SOCKET`
+    /// pointing at a socket this sensor owns ([`Self::notifications`]), and waits for `READY=1`
+    /// on it: the daemon's own word that every program is attached, not a log line.
+    pub fn start_command(command: Command) -> Self {
+        Self::try_start_command(command).unwrap_or_else(|(status, stderr)| {
+            panic!("the sensor exited ({status}) before sending READY=1; stderr:\n{stderr}")
+        })
+    }
+
+    /// [`Self::start_command`] with a notification socket the caller owns (and reads for the
+    /// notifications after `READY=1`).
+    pub fn start_notified(command: Command, socket: &NotifySocket) -> Self {
+        Self::spawn_notified(command, socket)
+    }
+
+    /// [`Self::start_command`] for a sensor that may refuse to start: `Err` with its exit
+    /// status and stderr when it exits before `READY=1` (any other failure still panics).
+    pub fn try_start_command(command: Command) -> Result<Self, (ExitStatus, String)> {
+        assert!(
+            !command.get_envs().any(|(k, _)| k == "NOTIFY_SOCKET"),
+            "the command sets NOTIFY_SOCKET itself: use Sensor::start_notified with that socket"
+        );
+        let dir = TempDir::new("sst-sensor");
+        let socket = NotifySocket::bind(dir.path());
+        let mut sensor = Self::spawn(command, &socket);
+        match sensor.await_ready(&socket) {
+            Ok(()) => {
+                sensor.own_socket = Some((socket, dir));
+                Ok(sensor)
+            }
+            Err(status) => {
+                let drained = wait::poll(Duration::from_secs(5), Duration::from_millis(10), || {
+                    sensor.readers.iter().all(|r| r.is_finished()).then_some(())
+                });
+                assert!(
+                    drained.is_some(),
+                    "the sensor exited but its stderr stayed open"
+                );
+                Err((status, sensor.stderr_text()))
+            }
+        }
+    }
+
+    fn spawn_notified(command: Command, socket: &NotifySocket) -> Self {
+        let mut sensor = Self::spawn(command, socket);
+        if let Err(status) = sensor.await_ready(socket) {
+            // Let the readers drain what the sensor wrote before it died.
+            std::thread::sleep(Duration::from_millis(200));
+            panic!(
+                "sensor `{}` exited ({status}) before sending READY=1; stderr:\n{}",
+                sensor.command,
+                sensor.stderr_text()
+            );
+        }
+        sensor
+    }
+
+    fn spawn(mut command: Command, socket: &NotifySocket) -> Self {
+        // The sensor may run as another uid (the unit's 65534): it must be able to send.
+        crate::tempdir::set_mode(socket.path(), 0o777);
+        command.env("NOTIFY_SOCKET", socket.path());
         let description = cmd::describe(&command);
         let mut child = cmd::spawn_piped(&mut command);
         let stdout = Lines::default();
@@ -106,43 +172,79 @@ impl Sensor {
             ),
         ];
         let pid = i32::try_from(child.id()).expect("pid fits in i32");
-        let mut sensor = Self {
+        Self {
             child,
             pid,
             command: description,
             stdout,
             stderr,
             readers,
-        };
+            own_socket: None,
+        }
+    }
 
-        let ready = wait::poll(READY_TIMEOUT, Duration::from_millis(50), || {
-            if let Some(status) = sensor
+    /// Waits (bounded by [`READY_TIMEOUT`]) for a `READY=1` notification; only `STATUS=` lines
+    /// may come before it. `Err` with the exit status if the sensor exits first; panics if it
+    /// sends anything else or neither happens in time.
+    fn await_ready(&mut self, socket: &NotifySocket) -> Result<(), ExitStatus> {
+        let deadline = std::time::Instant::now() + READY_TIMEOUT;
+        // Bounded in count too: a sensor looping on STATUS messages cannot keep us here.
+        for _ in 0..READY_TIMEOUT.as_millis() / NOTIFY_POLL.as_millis() {
+            if let Some(status) = self
                 .child
                 .try_wait()
                 .expect("try_wait on the sensor failed")
             {
-                // Let the readers drain what the sensor wrote before it died.
-                std::thread::sleep(Duration::from_millis(200));
-                panic!(
-                    "sensor `{}` exited ({status}) before reporting ready; stderr:\n{}",
-                    sensor.command,
-                    sensor.stderr_text()
-                );
+                return Err(status);
             }
-            let lines = sensor.stderr.lock().expect("stderr lines lock");
-            lines
-                .iter()
-                .any(|l| l.to_ascii_lowercase().contains("ready"))
-                .then_some(())
-        });
-        assert!(
-            ready.is_some(),
-            "sensor `{}` did not print a line containing `ready` on stderr within {READY_TIMEOUT:?}; \
+            if std::time::Instant::now() >= deadline {
+                break;
+            }
+            let Some(message) = socket.receive(NOTIFY_POLL) else {
+                continue;
+            };
+            if notify_socket::has(&message, "READY=1") {
+                return Ok(());
+            }
+            assert!(
+                message.lines().all(|l| l.starts_with("STATUS=")),
+                "sensor `{}` sent {message:?} before READY=1; stderr:\n{}",
+                self.command,
+                self.stderr_text()
+            );
+        }
+        panic!(
+            "sensor `{}` did not send READY=1 on $NOTIFY_SOCKET within {READY_TIMEOUT:?}; \
              stderr so far:\n{}",
-            sensor.command,
-            sensor.stderr_text()
+            self.command,
+            self.stderr_text()
         );
-        sensor
+    }
+
+    /// The next notification on the socket [`Self::start_command`] made, waiting at most
+    /// `timeout`. Panics for a sensor started with [`Self::start_notified`] (read your socket).
+    pub fn notification(&self, timeout: Duration) -> Option<String> {
+        let (socket, _) = self
+            .own_socket
+            .as_ref()
+            .expect("started with start_notified: read the caller's socket");
+        socket.receive(timeout)
+    }
+
+    /// Waits (at most 8 notifications, each within `timeout`) for a notification setting
+    /// `assignment` (`RELOADING=1`, `READY=1`); panics naming `when` if none comes.
+    pub fn await_notification(&self, assignment: &str, timeout: Duration, when: &str) {
+        for _ in 0..8 {
+            match self.notification(timeout) {
+                Some(m) if notify_socket::has(&m, assignment) => return,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        panic!(
+            "no {assignment} notification ({when}) within {timeout:?}; stderr:\n{}",
+            self.stderr_text()
+        );
     }
 
     /// The alerts printed so far. Panics on a stdout line that is not JSON.

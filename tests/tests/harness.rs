@@ -1,6 +1,7 @@
 //! Checks the harness itself, without the sensor: the network sandbox, the real sshd and ssh,
 //! the exec chain a login produces, and that every scenario's connect really reaches
-//! `SYN_SENT` while nothing leaves the sandbox.
+//! `SYN_SENT` while nothing leaves the sandbox; and that the sensor harness takes readiness
+//! from sd_notify, not from log text.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use integration_tests::connector_bin;
 use integration_tests::kernel_trace::KernelTrace;
 use integration_tests::netns::INNER_IF;
 use integration_tests::prereq::{SSHD, tool};
+use integration_tests::sensor::Sensor;
 use integration_tests::ssh;
 use integration_tests::testbed::Testbed;
 use integration_tests::wait;
@@ -19,7 +21,7 @@ const DESTINATIONS: &[&str] = &[
     "8.8.8.8",
     "2001:db8::1",
     "10.1.2.3",
-    "172.31.0.5",
+    "172.20.0.5",
     "192.168.1.1",
     "127.0.0.1",
     "::1",
@@ -220,4 +222,40 @@ fn cmdline_of(pid: i32) -> String {
                 .to_owned()
         })
         .unwrap_or_else(|e| format!("({e})"))
+}
+
+/// `Sensor::start_command` waits for `READY=1` on its own `$NOTIFY_SOCKET`: a stand-in daemon
+/// that only writes the sensor's "ready" log line and exits is refused (with the old rule, any
+/// stderr line containing `ready`, it passed), and one that sends `READY=1` is accepted.
+#[test]
+fn readiness_is_the_notification_not_a_log_line() {
+    let mut liar = std::process::Command::new("/bin/sh");
+    liar.args([
+        "-c",
+        "echo 'INFO sshd_sensor: ready: all programs attached' >&2; sleep 1",
+    ]);
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        Sensor::start_command(liar)
+    }));
+    let message = refused
+        .err()
+        .and_then(|p| p.downcast_ref::<String>().cloned())
+        .expect("a stand-in that only logs `ready` must not count as started");
+    assert!(
+        message.contains("before sending READY=1"),
+        "refused for another reason: {message}"
+    );
+
+    let mut honest = std::process::Command::new(tool("python3"));
+    honest.args([
+        "-c",
+        "import os, socket, time\n\
+         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+         s.sendto(b'STATUS=loading', os.environ['NOTIFY_SOCKET'])\n\
+         s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])\n\
+         s.sendto(b'RELOADING=1', os.environ['NOTIFY_SOCKET'])\n\
+         time.sleep(20)\n",
+    ]);
+    let started = Sensor::start_command(honest);
+    started.await_notification("RELOADING=1", Duration::from_secs(5), "after READY=1");
 }

@@ -43,10 +43,7 @@ fn sensor_watching(dir: &Path, parents: &[&Path]) -> (Sensor, NotifySocket) {
         args.push(parent.to_str().expect("UTF-8 path").to_owned());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut command = sensor::command(&args);
-    command.env("NOTIFY_SOCKET", socket.path());
-    let sensor = Sensor::start_command(command);
-    await_notification(&socket, &sensor, "READY=1", "start-up");
+    let sensor = Sensor::start_notified(sensor::command(&args), &socket);
     (sensor, socket)
 }
 
@@ -308,6 +305,58 @@ fn sighup_re_resolves() {
         sensor,
         &[(&before, "before the switch"), (&after, "after SIGHUP")],
     );
+}
+
+/// A parent executable added to the configuration file takes effect on SIGHUP: the sensor
+/// starts with only `/usr/sbin/sshd`, a login through an sshd at another path does not alert
+/// (it is not a parent yet), the path is added to `rule.parent_executables`, SIGHUP (awaited
+/// as RELOADING=1 then READY=1), and the same login now alerts: the reload put the new
+/// executable into the kernel's table, which nothing else would have done.
+#[test]
+fn sighup_adds_a_new_parent_executable() {
+    sensor::binary();
+    let bins = TempDir::new("sst-ident");
+    let sshd = bins.join("opt/sshd");
+    install_sshd(&sshd);
+    let bed = Testbed::with_sshd(connector_bin!(), &sshd);
+    let config = bins.join("config.toml");
+    let parents = |list: &[&Path]| {
+        let quoted: Vec<String> = list
+            .iter()
+            .map(|p| format!("{:?}", p.to_str().expect("UTF-8")))
+            .collect();
+        format!(
+            "[output]\njournald = false\n[rule]\nparent_executables = [{}]\n",
+            quoted.join(", ")
+        )
+    };
+    std::fs::write(&config, parents(&[Path::new(SSHD)])).expect("write the configuration");
+    let socket = NotifySocket::bind(bins.path());
+    let command = sensor::command(&[
+        "run",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().expect("UTF-8"),
+    ]);
+    let sensor = Sensor::start_notified(command, &socket);
+
+    let before = bed.connect_over_ssh(&bed.connector, DEST, PORT);
+    let before_done = Instant::now();
+    std::fs::write(&config, parents(&[Path::new(SSHD), &sshd])).expect("rewrite the configuration");
+    sensor.signal(libc::SIGHUP);
+    await_notification(&socket, &sensor, "RELOADING=1", "SIGHUP");
+    await_notification(&socket, &sensor, "READY=1", "after SIGHUP");
+    let (after, alert) = login_alert(&bed, &sensor, "login through the added sshd after SIGHUP");
+    assert_sshd_verified(&alert, &sshd);
+    std::thread::sleep(ALERT_WAIT.saturating_sub(before_done.elapsed()));
+    let run = sensor.stop();
+    assert_no_alert(
+        &run,
+        &before,
+        "login through an sshd that is not a parent yet",
+    );
+    assert_single_alert(&run, &after, DEST, PORT, "login through the added sshd");
 }
 
 /// Runs `<parent> -c '<script>'` in the test namespace (in place: `ip netns exec` execs it)

@@ -8,6 +8,7 @@ mod deb;
 mod difftest;
 mod exec;
 mod host;
+mod mutants;
 mod replay_bench;
 mod run;
 mod setup;
@@ -49,6 +50,8 @@ enum Command {
     Difftest(difftest::Args),
     /// Time `sshd-sensor replay` against validate-only and Python EQL.
     ReplayBench(replay_bench::Args),
+    /// Mutation testing of the pure code with cargo-mutants (slow; not part of CI).
+    Mutants(mutants::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::VmTest(args) => vm::execute(args).map(|()| ExitCode::SUCCESS),
         Command::Difftest(args) => difftest::run(args).map(|()| ExitCode::SUCCESS),
         Command::ReplayBench(args) => replay_bench::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Mutants(args) => mutants::execute(args).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
         eprintln!("xtask: error: {e:#}");

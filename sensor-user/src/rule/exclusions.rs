@@ -234,4 +234,6 @@ fn contains_str(set: &[Box<str>], value: &str) -> bool {
 }
 
 #[cfg(test)]
+mod edges;
+#[cfg(test)]
 mod tests;

@@ -159,3 +159,64 @@ fn stage2_hinted_matches_only_with_the_key() {
     let alert = e.process_stage2_hinted(T0 + MS, Some("h"), Some("a"), hint("a"), stage2);
     assert_eq!(alert.map(|a| a.stage1.timestamp), Some(T0));
 }
+
+/// The counters of a known stream, exactly: every event, every stage 1, every stage-2
+/// candidate (matched or not) and every alert counts once, through `process` and through
+/// `process_stage2_key` alike.
+#[test]
+fn counters_count_each_event_once() {
+    let stream = || {
+        [
+            exec(T0, "h", "a"),
+            connect(T0 + MS, "h", "b", "93.184.216.34"),
+            connect(T0 + 2 * MS, "h", "a", "93.184.216.34"),
+            connect(T0 + 3 * MS, "h", "a", "10.0.0.1"),
+        ]
+    };
+    let mut plain = engine();
+    let alerts = run(&mut plain, stream());
+    assert_eq!(alerts.len(), 1);
+    let stats = plain.stats();
+    assert_eq!(
+        (
+            stats.events,
+            stats.stage1,
+            stats.stage2_candidates,
+            stats.alerts
+        ),
+        (4, 1, 2, 1),
+        "{stats:?}"
+    );
+
+    let mut keyed = engine();
+    let mut keyed_alerts = 0;
+    for e in stream() {
+        if keyed.is_stage2(&e) {
+            let (ts, host, parent) = (e.timestamp, e.host_id.clone(), e.parent.entity_id.clone());
+            let got = keyed.process_stage2_key(ts, host.as_deref(), parent.as_deref(), || e);
+            keyed_alerts += usize::from(got.is_some());
+        } else {
+            assert_eq!(keyed.process(e), None);
+        }
+    }
+    assert_eq!(
+        keyed_alerts, 1,
+        "process_stage2_key must complete the sequence"
+    );
+    assert_eq!(keyed.stats(), stats);
+}
+
+/// `is_pending` answers for exactly the keys held: not before the stage 1, not for another
+/// host or entity, and not once a stage 2 consumed it.
+#[test]
+fn is_pending_only_for_held_keys() {
+    let mut e = engine();
+    assert!(!e.is_pending("h", "a"));
+    assert_eq!(e.process(exec(T0, "h", "a")), None);
+    assert!(e.is_pending("h", "a"));
+    assert!(!e.is_pending("h", "b"));
+    assert!(!e.is_pending("other", "a"));
+    let alert = e.process(connect(T0 + MS, "h", "a", "93.184.216.34"));
+    assert!(alert.is_some());
+    assert!(!e.is_pending("h", "a"), "a matched stage 1 is consumed");
+}
