@@ -208,3 +208,39 @@ fn closing_reasons_have_stable_names() {
     assert_eq!(Closed::Evicted.as_str(), "evicted");
     assert_eq!(Closed::Flushed.as_str(), "flushed");
 }
+
+#[test]
+fn the_session_keeps_host_parent_and_context_but_no_args() {
+    let mut cap = RateCap::new(0, 300 * S);
+    let mut a = noise("A", 1);
+    let mut s1 = (*a.stage1).clone();
+    s1.session = Some(crate::event::Session {
+        user: Some("alice".into()),
+        ..Default::default()
+    });
+    s1.process.args = Some(vec!["-bash".into()]);
+    a.stage1 = Arc::new(s1);
+    cap.admit(&a);
+    let summary = cap.flush().remove(0);
+    let s = &*summary.session;
+    assert_eq!(s.host_id.as_deref(), Some("host-1"));
+    assert_eq!(s.host_name.as_deref(), Some("web1"));
+    assert_eq!(s.host_os_type.as_deref(), Some("linux"));
+    assert_eq!(s.parent.executable.as_deref(), Some("/usr/sbin/sshd"));
+    assert_eq!(s.parent.pid, Some(1100));
+    assert_eq!(s.process.pid, Some(1200));
+    assert_eq!(s.process.executable.as_deref(), Some("/usr/bin/bash"));
+    assert_eq!(s.timestamp, a.stage1.timestamp);
+    assert_eq!(
+        s.session.as_ref().and_then(|c| c.user.as_deref()),
+        Some("alice")
+    );
+    assert_eq!(
+        (s.process.args.as_ref(), s.parent.args.as_ref()),
+        (None, None)
+    );
+    let d = &summary.destinations[0].process;
+    assert_eq!((d.pid, d.args.as_ref()), (Some(1234), None));
+    assert_eq!(d.entity_id, a.stage2.process.entity_id);
+    assert_eq!(d.user_name, a.stage2.process.user_name);
+}
