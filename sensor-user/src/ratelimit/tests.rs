@@ -179,6 +179,12 @@ fn sessions_are_bounded_and_an_evicted_one_reports_first() {
     assert_eq!(summary.session.process.entity_id.as_deref(), Some("s0"));
     assert_eq!(cap.sessions(), MAX_SESSIONS);
     assert_eq!(cap.evicted(), 1);
+    let admission = cap.admit(&noise("newer", 1001));
+    assert_eq!(
+        admission.summaries[0].session.process.entity_id.as_deref(),
+        Some("s1")
+    );
+    assert_eq!(cap.evicted(), 2);
 }
 
 #[test]
@@ -249,4 +255,16 @@ fn the_session_keeps_host_parent_and_context_but_no_args() {
         summary.destinations[0].process,
         without_args(&a.stage2.process)
     );
+}
+
+#[test]
+fn on_equal_stage1_times_the_later_arrival_names_the_session() {
+    let mut cap = RateCap::new(0, 300 * S);
+    cap.admit(&noise("A", 1));
+    let mut again = noise("A", 1);
+    let mut s1 = (*again.stage1).clone();
+    s1.process.pid = Some(77);
+    again.stage1 = Arc::new(s1);
+    cap.admit(&again);
+    assert_eq!(cap.flush()[0].session.process.pid, Some(77));
 }
