@@ -280,7 +280,8 @@ impl RateCap {
             rule: alert.rule.clone(),
             pending: None,
         });
-        if w.stage1.timestamp < alert.stage1.timestamp {
+        // The newest stage 1 names the session; on a tie the later arrival, as in the engine.
+        if w.stage1.timestamp <= alert.stage1.timestamp {
             w.stage1 = Arc::new(slim_event(&alert.stage1));
         }
         let verdict = if w.emitted < self.max {

@@ -179,6 +179,12 @@ fn sessions_are_bounded_and_an_evicted_one_reports_first() {
     assert_eq!(summary.session.process.entity_id.as_deref(), Some("s0"));
     assert_eq!(cap.sessions(), MAX_SESSIONS);
     assert_eq!(cap.evicted(), 1);
+    let admission = cap.admit(&noise("newer", 1001));
+    assert_eq!(
+        admission.summaries[0].session.process.entity_id.as_deref(),
+        Some("s1")
+    );
+    assert_eq!(cap.evicted(), 2);
 }
 
 #[test]
@@ -207,4 +213,58 @@ fn closing_reasons_have_stable_names() {
     assert_eq!(Closed::WindowEnded.as_str(), "window_ended");
     assert_eq!(Closed::Evicted.as_str(), "evicted");
     assert_eq!(Closed::Flushed.as_str(), "flushed");
+}
+
+#[test]
+fn the_session_keeps_host_parent_and_context_but_no_args() {
+    let mut cap = RateCap::new(0, 300 * S);
+    let mut a = noise("A", 1);
+    let mut s1 = (*a.stage1).clone();
+    s1.session = Some(crate::event::Session {
+        user: Some("alice".into()),
+        ..Default::default()
+    });
+    s1.process.args = Some(vec!["-bash".into()]);
+    a.stage1 = Arc::new(s1);
+    cap.admit(&a);
+    let summary = cap.flush().remove(0);
+    let s = &*summary.session;
+    assert_eq!(s.host_id.as_deref(), Some("host-1"));
+    assert_eq!(s.host_name.as_deref(), Some("web1"));
+    assert_eq!(s.host_os_type.as_deref(), Some("linux"));
+    assert_eq!(s.parent.executable.as_deref(), Some("/usr/sbin/sshd"));
+    assert_eq!(s.parent.pid, Some(1100));
+    assert_eq!(s.process.pid, Some(1200));
+    assert_eq!(s.process.executable.as_deref(), Some("/usr/bin/bash"));
+    assert_eq!(s.timestamp, a.stage1.timestamp);
+    assert_eq!(
+        s.session.as_ref().and_then(|c| c.user.as_deref()),
+        Some("alice")
+    );
+    assert_eq!(
+        (s.process.args.as_ref(), s.parent.args.as_ref()),
+        (None, None)
+    );
+    let without_args = |p: &Process| Process {
+        args: None,
+        ..p.clone()
+    };
+    assert_eq!(s.process, without_args(&a.stage1.process));
+    assert_eq!(s.parent, without_args(&a.stage1.parent));
+    assert_eq!(
+        summary.destinations[0].process,
+        without_args(&a.stage2.process)
+    );
+}
+
+#[test]
+fn on_equal_stage1_times_the_later_arrival_names_the_session() {
+    let mut cap = RateCap::new(0, 300 * S);
+    cap.admit(&noise("A", 1));
+    let mut again = noise("A", 1);
+    let mut s1 = (*again.stage1).clone();
+    s1.process.pid = Some(77);
+    again.stage1 = Arc::new(s1);
+    cap.admit(&again);
+    assert_eq!(cap.flush()[0].session.process.pid, Some(77));
 }
