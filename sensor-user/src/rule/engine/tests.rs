@@ -220,3 +220,33 @@ fn is_pending_only_for_held_keys() {
     assert!(alert.is_some());
     assert!(!e.is_pending("h", "a"), "a matched stage 1 is consumed");
 }
+
+/// Two stage 1s of one key with the same timestamp: the later arrival wins (the newest in
+/// event order), so the alert carries the second.
+#[test]
+fn same_timestamp_stage1_later_arrival_wins() {
+    let mut e = engine();
+    let first = exec(T0, "h", "a");
+    let mut second = exec(T0, "h", "a");
+    second.process.pid = Some(7);
+    assert_eq!(e.process(first), None);
+    assert_eq!(e.process(second), None);
+    let alert = e.process(connect(T0 + MS, "h", "a", "93.184.216.34"));
+    assert_eq!(alert.map(|a| a.stage1.process.pid), Some(Some(7)));
+}
+
+/// A stage 1 with a null join key is dropped before anything is counted, even when it is late
+/// beyond maxspan (it is not an expired entry: it never could be held).
+#[test]
+fn null_key_stage1_is_not_counted_as_expired() {
+    let mut e = engine();
+    assert_eq!(e.process(exec(T0 + 10 * S, "h", "x")), None);
+    let mut late = exec(T0, "h", "a");
+    late.process.entity_id = None;
+    assert_eq!(e.process(late), None);
+    let mut late = exec(T0, "h", "a");
+    late.host_id = None;
+    assert_eq!(e.process(late), None);
+    let stats = e.stats();
+    assert_eq!((stats.stage1, stats.expired), (3, 0), "{stats:?}");
+}
