@@ -509,17 +509,9 @@ fn sighup_applies_outputs_record_and_log_level() {
         ),
     );
     let mut command = sensor::command(&["run", "--format", "json", "--config", utf8(&config)]);
-    command
-        .env("NOTIFY_SOCKET", socket.path())
-        .env_remove("RUST_LOG");
-    let sensor = Sensor::start_command(command);
-    let ready = socket.receive(NOTIFY_WAIT);
-    assert!(
-        ready
-            .as_deref()
-            .is_some_and(|m| notify_socket::has(m, "READY=1")),
-        "expected READY=1 at start, got {ready:?}"
-    );
+    command.env_remove("RUST_LOG");
+    // Returns once READY=1 came on `socket`.
+    let sensor = Sensor::start_notified(command, &socket);
     let first = positive(&bed);
     let first_doc = expect_alert(&sensor, &first, "positive before the reload");
     assert_eq!(file_alerts(&old_file, 1), std::slice::from_ref(&first_doc));
