@@ -73,25 +73,7 @@ pub fn alert_document(alert: &Alert, meta: &AlertMeta) -> Value {
             ),
         ]),
     );
-    doc.insert("rule".into(), rule_fields(rule));
-    if let Some(threat) = threat_fields(rule) {
-        doc.insert("threat".into(), threat);
-    }
-    // A shipper (Filebeat, Elastic Agent) may replace `agent.*` with its own; `observer.*`
-    // ("a server configured to run security software", type "sensor") keeps naming us.
-    let version: Value = meta.sensor_version.clone().into();
-    doc.insert(
-        "agent".into(),
-        object([("type", SENSOR_NAME.into()), ("version", version.clone())]),
-    );
-    doc.insert(
-        "observer".into(),
-        object([
-            ("type", "sensor".into()),
-            ("product", SENSOR_NAME.into()),
-            ("version", version),
-        ]),
-    );
+    insert_rule_and_sensor(&mut doc, rule, meta);
 
     put_object(&mut doc, "host", host_fields(stage2));
     let mut process = process_fields(&stage2.process);
@@ -215,8 +197,36 @@ pub(crate) fn session_fields(s: &crate::event::Session) -> Value {
     out.into()
 }
 
+/// `rule.*` and `threat.*` of `rule`, and `agent.*` / `observer.*` naming this sensor: what
+/// every document that stands for the rule's alerts carries (alerts and rate-cap summaries).
+pub(crate) fn insert_rule_and_sensor(
+    doc: &mut Map<String, Value>,
+    rule: &RuleMeta,
+    meta: &AlertMeta,
+) {
+    doc.insert("rule".into(), rule_fields(rule));
+    if let Some(threat) = threat_fields(rule) {
+        doc.insert("threat".into(), threat);
+    }
+    // A shipper (Filebeat, Elastic Agent) may replace `agent.*` with its own; `observer.*`
+    // ("a server configured to run security software", type "sensor") keeps naming us.
+    let version: Value = meta.sensor_version.clone().into();
+    doc.insert(
+        "agent".into(),
+        object([("type", SENSOR_NAME.into()), ("version", version.clone())]),
+    );
+    doc.insert(
+        "observer".into(),
+        object([
+            ("type", "sensor".into()),
+            ("product", SENSOR_NAME.into()),
+            ("version", version),
+        ]),
+    );
+}
+
 /// `rule.*`. All are ECS keywords; `rule.author` is the one ECS marks as an array.
-pub(crate) fn rule_fields(rule: &RuleMeta) -> Value {
+fn rule_fields(rule: &RuleMeta) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), rule.rule_id.clone().into());
     m.insert("name".into(), rule.name.clone().into());
@@ -247,7 +257,7 @@ pub(crate) fn rule_fields(rule: &RuleMeta) -> Value {
 /// these same arrays anyway, and `framework` would become a repeated value ECS does not
 /// declare as an array. Which technique belongs to which tactic is in the rule definition
 /// (its `[[rule.threat]]` tables). `None` when the rule maps to no framework.
-pub(crate) fn threat_fields(rule: &RuleMeta) -> Option<Value> {
+fn threat_fields(rule: &RuleMeta) -> Option<Value> {
     let framework = rule.threats.first()?.framework.clone();
     let mut tactics = Triple::default();
     let mut techniques = Triple::default();

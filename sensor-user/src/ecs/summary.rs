@@ -10,9 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use super::alert::{
-    ALERTS_DATASET, AlertMeta, SENSOR_NAME, rule_fields, session_fields, threat_fields,
-};
+use super::alert::{ALERTS_DATASET, AlertMeta, insert_rule_and_sensor, session_fields};
 use super::document::{
     ECS_VERSION, EVENT_MODULE, host_fields, object, process_fields, put, put_object,
 };
@@ -61,23 +59,7 @@ pub fn summary_document(s: &Summary, meta: &AlertMeta) -> Value {
             ("end", rfc3339_nanos(s.last).into()),
         ]),
     );
-    doc.insert("rule".into(), rule_fields(&s.rule));
-    if let Some(threat) = threat_fields(&s.rule) {
-        doc.insert("threat".into(), threat);
-    }
-    let version: Value = meta.sensor_version.clone().into();
-    doc.insert(
-        "agent".into(),
-        object([("type", SENSOR_NAME.into()), ("version", version.clone())]),
-    );
-    doc.insert(
-        "observer".into(),
-        object([
-            ("type", "sensor".into()),
-            ("product", SENSOR_NAME.into()),
-            ("version", version),
-        ]),
-    );
+    insert_rule_and_sensor(&mut doc, &s.rule, meta);
     put_object(&mut doc, "host", host_fields(&s.session));
 
     let mut session = Map::new();
