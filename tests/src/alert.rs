@@ -65,6 +65,33 @@ pub fn dump(alerts: &[Value]) -> String {
         .join("\n")
 }
 
+/// Nanoseconds since the epoch of an RFC 3339 UTC timestamp `YYYY-MM-DDTHH:MM:SS[.frac]Z`, as the
+/// sensor writes them (`@timestamp`, `event.start`); `None` for anything else.
+pub fn epoch_ns(ts: &str) -> Option<i128> {
+    let (date, time) = ts.strip_suffix('Z')?.split_once('T')?;
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let t: Vec<i64> = hms
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let [y, m, day] = d[..] else { return None };
+    let [h, min, s] = t[..] else { return None };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let frac_ns: i128 = format!("{frac:0<9}").get(..9)?.parse().ok()?;
+    Some(i128::from(days * 86_400 + h * 3600 + min * 60 + s) * 1_000_000_000 + frac_ns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

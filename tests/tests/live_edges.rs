@@ -79,33 +79,7 @@ fn alert_gap(doc: &Value) -> Duration {
 /// Nanoseconds since the epoch of an RFC 3339 UTC timestamp with a fractional second
 /// (`2026-11-30T03:06:32.394616080Z`), as the sensor writes them.
 fn epoch_ns(ts: &str) -> i128 {
-    let bad = || -> ! { panic!("unexpected timestamp {ts:?}") };
-    let bad_pair = || -> (&str, &str) { bad() };
-    let (date, time) = ts
-        .strip_suffix('Z')
-        .and_then(|t| t.split_once('T'))
-        .unwrap_or_else(bad_pair);
-    let d: Vec<i64> = date
-        .split('-')
-        .map(|x| x.parse().unwrap_or_else(|_| bad()))
-        .collect();
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let t: Vec<i64> = hms
-        .split(':')
-        .map(|x| x.parse().unwrap_or_else(|_| bad()))
-        .collect();
-    let [y, m, day] = d[..] else { bad() };
-    let [h, min, s] = t[..] else { bad() };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let frac_ns: i128 = format!("{frac:0<9}")[..9].parse().unwrap_or_else(|_| bad());
-    (i128::from(days * 86_400 + h * 3600 + min * 60 + s)) * 1_000_000_000 + frac_ns
+    integration_tests::alert::epoch_ns(ts).unwrap_or_else(|| panic!("unexpected timestamp {ts:?}"))
 }
 
 /// The recorded event with `event.action` `action` of process `pid`; panics if there is not

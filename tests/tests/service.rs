@@ -18,7 +18,7 @@ use integration_tests::connector_bin;
 use integration_tests::notify_socket::{self, NotifySocket};
 use integration_tests::prereq;
 use integration_tests::privileges::{self, NOBODY, UnitCapabilities};
-use integration_tests::rate_cap;
+use integration_tests::rate_cap::{self, read_ndjson};
 use integration_tests::scenario::{
     self, ALERT_WAIT, CONTROL_DEST, DUPLICATE_WAIT, PORT, assert_no_alert, assert_single_alert,
     expect_alert,
@@ -83,19 +83,6 @@ fn sighup(sensor: &Sensor, what: &str, matches: impl Fn(&str) -> bool) -> String
 fn reports_reload(line: &str) -> bool {
     let line = line.to_ascii_lowercase();
     line.contains("reloaded") && !line.contains("refused") && !line.contains("error")
-}
-
-/// Every line of the NDJSON file `path`, parsed.
-fn read_ndjson(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{}: line is not JSON ({e}): {l}", path.display()))
-        })
-        .collect()
 }
 
 /// The alert file's documents once it holds at least `count` (bounded by [`ALERT_WAIT`]).
