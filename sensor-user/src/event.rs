@@ -87,7 +87,7 @@ pub struct Event {
     pub original: Option<Arc<serde_json::Value>>,
     /// The document line a replayed stage 1 was read from, while the engine holds it: such an
     /// event carries only its timestamp and join key besides (see
-    /// [`Engine::process_stage1_held`](crate::rule::Engine::process_stage1_held)), and replay
+    /// [`Held::Stage1`](crate::rule::Held::Stage1)), and replay
     /// builds the whole event from this line only if it becomes part of an alert. `None` for
     /// every other event.
     pub raw: Option<Box<[u8]>>,

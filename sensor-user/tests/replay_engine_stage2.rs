@@ -1,9 +1,9 @@
-//! `Engine::process_stage2_key` (what replay feeds stage-2 candidates through, building an
-//! event only when it completes a sequence) and the engine's key filter give exactly what
-//! `Engine::process` gives.
+//! `Engine::process_held` with a stage-2 key (what replay feeds stage-2 candidates through,
+//! building the events only when they complete a sequence) and the engine's key filter give
+//! exactly what `Engine::process` gives.
 
 use sshd_sensor::event::{Event, TimestampNs};
-use sshd_sensor::rule::{Engine, Limits, RuleConfig};
+use sshd_sensor::rule::{Engine, Held, Limits, RuleConfig, Stage2Key};
 
 fn event(ts: TimestampNs, action: &str, host: &str, entity: &str, parent: &str) -> Event {
     let mut e = Event {
@@ -60,7 +60,10 @@ fn same_answers_as_process() {
         let e = event(ts, "connection_attempted", &host, &format!("c{i}"), &entity);
         assert!(keyed.is_stage2(&e));
         let want = plain.process(e.clone());
-        let got = keyed.process_stage2_key(ts, Some(&host), Some(&entity), || e.clone());
+        let key = Stage2Key::new(ts, Some(&host), Some(&entity));
+        let whole1 = |h: &Event| event(h.timestamp, "exec", &host, &entity, "sshd");
+        let got = keyed.process_held(Held::Stage2(key), (whole1, || e.clone()));
+        let got = got.unwrap_or_else(|m| panic!("event {i}: {m}"));
         assert_eq!(got, want, "event {i}");
         alerts += usize::from(got.is_some());
         assert_eq!(keyed.stats(), plain.stats(), "event {i}");
@@ -76,8 +79,9 @@ fn same_answers_as_process() {
 #[test]
 fn null_key_counts_and_never_builds() {
     let mut engine = Engine::new(RuleConfig::default(), Limits::default());
-    let built = engine.process_stage2_key(5, None, Some("p"), || panic!("built"));
-    assert_eq!(built, None);
+    let never = (|_: &Event| panic!("built"), || panic!("built"));
+    let built = engine.process_held(Held::Stage2(Stage2Key::new(5, None, Some("p"))), never);
+    assert_eq!(built, Ok(None));
     let stats = engine.stats();
     assert_eq!((stats.events, stats.stage2_candidates), (1, 1));
 }

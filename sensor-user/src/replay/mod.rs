@@ -24,7 +24,7 @@ use std::sync::Arc;
 use crate::event::{Alert, Event};
 use crate::ratelimit::{RateCap, Verdict};
 use crate::rule::definition::{ALERT_WINDOW_NS, MAX_ALERTS_PER_WINDOW};
-use crate::rule::{Engine, EngineStats, Limits, RuleConfig};
+use crate::rule::{Engine, EngineStats, Held, HeldMismatch, Limits, RuleConfig, Stage2Key};
 use diagnostics::Diagnostics;
 use merge::Merge;
 use source::{Body, Source};
@@ -91,6 +91,15 @@ pub enum ReplayError {
     Read { name: String, source: io::Error },
     #[error("writing an alert: {0}")]
     Write(io::Error),
+    #[error(
+        "{name}:{line}: replay's prefilter and the engine disagree ({source}); this is a bug in \
+         sshd-sensor: please report it with that line"
+    )]
+    Mismatch {
+        name: String,
+        line: u64,
+        source: HeldMismatch,
+    },
 }
 
 /// Replays `inputs`, calling `emit` with each alert in order. Bad lines and late events go to
@@ -112,22 +121,33 @@ pub fn replay(
     let mut cap = RateCap::new(u64::from(MAX_ALERTS_PER_WINDOW), ALERT_WINDOW_NS);
     let mut summary = Summary::default();
     while let Some(item) = merge.next(&relevance, diag)? {
-        let ts = item.timestamp;
+        let (ts, input, line) = (item.timestamp, item.input, item.line);
+        let mismatch = |source| ReplayError::Mismatch {
+            name: merge.sources[input].name.clone(),
+            line,
+            source,
+        };
         // A stage 1's line waits with it in the engine for an alert that may need it; a stage
         // 2's is needed only if it completes a sequence now.
         let (alert, stage2_raw) = match item.body {
             Body::Stage1(held) => {
-                engine.process_stage1_held(*held, source::stage1_event);
+                engine
+                    .process_held(Held::Stage1(held), source::Rebuild::stage1_only())
+                    .map_err(mismatch)?;
                 continue;
             }
             Body::Stage2 { event, raw } => (engine.process(*event), Some(raw.into_vec())),
             Body::Stage2Line(held) => {
                 let (host_id, parent_entity_id) = held.key();
-                let hint = held.hint();
-                let alert =
-                    engine.process_stage2_hinted(ts, host_id, parent_entity_id, hint, || {
-                        source::stage2_event(held.raw(), ts, host_id, parent_entity_id)
-                    });
+                let key = Stage2Key {
+                    timestamp: ts,
+                    host_id,
+                    parent_entity_id,
+                    hint: held.hint(),
+                };
+                let alert = engine
+                    .process_held(Held::Stage2(key), source::Rebuild::stage2(&held, key))
+                    .map_err(mismatch)?;
                 if alert.is_none() {
                     merge.recycle(held.into_raw());
                     continue;
@@ -142,10 +162,9 @@ pub fn replay(
             summary.alerts_suppressed += 1;
             continue;
         }
-        let held = &alert.stage1;
-        let stage1 = Arc::new(source::stage1_event(held));
+        let stage1_raw = alert.stage1.raw.clone();
         let alert = Alert {
-            stage1: with_original(stage1, held.raw.as_deref()),
+            stage1: with_original(alert.stage1, stage1_raw.as_deref()),
             stage2: with_original(alert.stage2, stage2_raw.as_deref()),
             rule: alert.rule,
         };

@@ -18,7 +18,7 @@ use super::input::{Line, LineReader};
 use super::relevance::{Relevance, Stage};
 use super::time::DateCache;
 use crate::event::{Event, TimestampNs};
-use crate::rule::ParentHint;
+use crate::rule::{Build, ParentHint, Stage2Key};
 
 /// One relevant event and where it came from.
 pub struct Item {
@@ -40,14 +40,14 @@ impl Item {
 /// What an [`Item`] holds: the event (built, or only its join key) and its raw line (alerts
 /// embed it as the original document).
 pub enum Body {
-    /// A stage 1 as the engine holds it ([`Engine::process_stage1_held`]): its time, join key
-    /// and raw line ([`Event::raw`]); built whole ([`stage1_event`]) only if it becomes part of
-    /// an alert, which few do. Boxed: items move through the merge's buffer.
+    /// A stage 1 as the engine holds it ([`Held::Stage1`]): its time, join key and raw line
+    /// ([`Event::raw`]); built whole ([`Rebuild`]) only if it becomes part of an alert, which
+    /// few do. Boxed: items move through the merge's buffer.
     ///
-    /// [`Engine::process_stage1_held`]: crate::rule::Engine::process_stage1_held
+    /// [`Held::Stage1`]: crate::rule::Held::Stage1
     Stage1(Box<Event>),
     /// A stage 2 whose join key is plain text of its line (nearly all): built from the line
-    /// ([`stage2_event`]) only if it completes a sequence, which few do.
+    /// ([`Rebuild`]) only if it completes a sequence, which few do.
     Stage2Line(Stage2Line),
     /// Any other stage 2, built.
     Stage2 { event: Box<Event>, raw: Box<[u8]> },
@@ -303,34 +303,55 @@ fn classify(
     Ok((parsed.timestamp, body))
 }
 
-/// The whole stage-1 event of one held as [`Body::Stage1`] (parsed again from its line: only
-/// for the few that become part of an alert). Should that fail all the same, the held event.
-pub fn stage1_event(held: &Event) -> Event {
-    let whole = held.raw.as_deref().and_then(event_of_line);
-    whole.unwrap_or_else(|| Event {
-        raw: None,
-        ..held.clone()
-    })
+/// Builds the whole events of a completed sequence from what replay held of them (parsed again
+/// from their lines: only for the few that become part of an alert), for
+/// [`Engine::process_held`](crate::rule::Engine::process_held), which checks them.
+pub enum Rebuild<'a> {
+    /// For a held stage 1 (no sequence completes then).
+    Stage1Only,
+    /// For a held stage 2: its line and the key it was held by.
+    Stage2 {
+        line: &'a Stage2Line,
+        key: Stage2Key<'a>,
+    },
 }
 
-/// The stage-2 event of a line that [`Source`] classified as one (parsed again: only for the
-/// few that complete a sequence). Should that fail all the same, an event with just the time
-/// and key the engine matched on.
-pub fn stage2_event(
-    raw: &[u8],
-    timestamp: TimestampNs,
-    host_id: Option<&str>,
-    parent_entity_id: Option<&str>,
-) -> Event {
-    event_of_line(raw).unwrap_or_else(|| {
-        let mut event = Event {
-            timestamp,
-            host_id: host_id.map(str::to_owned),
-            ..Event::default()
+impl<'a> Rebuild<'a> {
+    pub fn stage1_only() -> Self {
+        Rebuild::Stage1Only
+    }
+
+    pub fn stage2(line: &'a Stage2Line, key: Stage2Key<'a>) -> Self {
+        Rebuild::Stage2 { line, key }
+    }
+}
+
+impl Build for Rebuild<'_> {
+    /// The whole stage 1 of one held as [`Body::Stage1`], keeping its raw line. Should parsing
+    /// fail all the same, the held event.
+    fn stage1(&mut self, held: &Event) -> Event {
+        let whole = held.raw.as_deref().and_then(event_of_line);
+        let mut whole = whole.unwrap_or_else(|| held.clone());
+        whole.raw.clone_from(&held.raw);
+        whole
+    }
+
+    /// The stage-2 event of the line. Should parsing fail all the same, an event with just the
+    /// time and key the engine matched on (which the engine then refuses as no stage 2).
+    fn stage2(&mut self) -> Event {
+        let Rebuild::Stage2 { line, key } = self else {
+            return Event::default();
         };
-        event.parent.entity_id = parent_entity_id.map(str::to_owned);
-        event
-    })
+        event_of_line(line.raw()).unwrap_or_else(|| {
+            let mut event = Event {
+                timestamp: key.timestamp,
+                host_id: key.host_id.map(str::to_owned),
+                ..Event::default()
+            };
+            event.parent.entity_id = key.parent_entity_id.map(str::to_owned);
+            event
+        })
+    }
 }
 
 /// The event of a line [`Source`] accepted, parsed again.

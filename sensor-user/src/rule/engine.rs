@@ -21,6 +21,7 @@ use super::profiles::{Profile, RuleSource};
 use crate::event::{Alert, Event, TimestampNs};
 use filter::KeyFilter;
 pub use filter::ParentHint;
+pub use held::{Build, Held, HeldMismatch, Stage2Key};
 
 /// What users may configure: the stage-1 parent executables (replacing the seed's
 /// `/usr/sbin/sshd`, e.g. to add `sshd-session`) and exclusions added to the seed's.
@@ -225,80 +226,6 @@ impl Engine {
         }
         self.stats.stage2_candidates += 1;
         self.match_stage2(event)
-    }
-
-    /// [`Engine::process`] for a stage-2 candidate (an event [`Engine::is_stage2`] accepts) known
-    /// only by its time and join key, so that a caller holding events in a cheaper form (replay)
-    /// builds one only when it completes a sequence: `build` is called then, and only then. Same
-    /// state changes, counters and answer as `process` of the built event; the caller promises
-    /// the built event is a stage-2 candidate with this timestamp and key (debug builds assert it).
-    pub fn process_stage2_key(
-        &mut self,
-        timestamp: TimestampNs,
-        host_id: Option<&str>,
-        parent_entity_id: Option<&str>,
-        build: impl FnOnce() -> Event,
-    ) -> Option<Alert> {
-        let hint = parent_entity_id.map(ParentHint::of);
-        self.process_stage2_hinted(timestamp, host_id, parent_entity_id, hint, build)
-    }
-
-    /// [`Engine::process_stage2_key`] with `hint` (`parent_entity_id.map(ParentHint::of)`) made
-    /// earlier by the caller, so that a stage 2 whose key is not held is answered without
-    /// reading the key's bytes (debug builds assert the hint).
-    pub fn process_stage2_hinted(
-        &mut self,
-        timestamp: TimestampNs,
-        host_id: Option<&str>,
-        parent_entity_id: Option<&str>,
-        hint: Option<ParentHint>,
-        build: impl FnOnce() -> Event,
-    ) -> Option<Alert> {
-        debug_assert_eq!(hint, parent_entity_id.map(ParentHint::of), "wrong hint");
-        self.stats.events += 1;
-        self.advance(timestamp);
-        self.stats.stage2_candidates += 1;
-        let stage1 = self.take_match(host_id?, parent_entity_id?, hint?, timestamp)?;
-        let stage2 = build();
-        debug_assert!(
-            stage2.timestamp == timestamp
-                && stage2.host_id.as_deref() == host_id
-                && stage2.parent.entity_id.as_deref() == parent_entity_id
-                && !self.is_stage1(&stage2)
-                && self.is_stage2(&stage2),
-            "process_stage2_key: the built event is not the stage 2 described"
-        );
-        Some(Alert {
-            stage1,
-            stage2: Arc::new(stage2),
-            rule: self.rule.meta.clone(),
-        })
-    }
-
-    /// [`Engine::process`] for a stage 1 held in a cheaper form (replay): `stage1` carries only
-    /// its timestamp, `host.id`, `process.entity_id` and whatever the caller needs back with the
-    /// alert (its raw line), since storing a stage 1 reads nothing else. Same state changes,
-    /// counters and answer (none) as `process` of the whole event, which the caller promises is
-    /// a stage 1 with this timestamp and key; debug builds build it with `whole` to assert it
-    /// (release builds never call it).
-    pub fn process_stage1_held(&mut self, stage1: Event, whole: impl FnOnce(&Event) -> Event) {
-        #[cfg(debug_assertions)]
-        {
-            let whole = whole(&stage1);
-            assert!(
-                whole.timestamp == stage1.timestamp
-                    && whole.host_id == stage1.host_id
-                    && whole.process.entity_id == stage1.process.entity_id
-                    && self.is_stage1(&whole),
-                "process_stage1_held: the whole event is not the stage 1 described"
-            );
-        }
-        #[cfg(not(debug_assertions))]
-        let _ = whole;
-        self.stats.events += 1;
-        self.advance(stage1.timestamp);
-        self.stats.stage1 += 1;
-        self.store_stage1(stage1);
     }
 
     /// A stage 1 of (`host_id`, `entity_id`) is held now (it may still be older than maxspan
@@ -561,5 +488,6 @@ fn expired(timestamp: TimestampNs, now: TimestampNs, maxspan: i64) -> bool {
 }
 
 mod filter;
+mod held;
 #[cfg(test)]
 mod tests;

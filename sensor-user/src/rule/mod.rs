@@ -8,4 +8,6 @@ pub mod fasthash;
 pub mod file;
 pub mod profiles;
 
-pub use engine::{Engine, EngineStats, Limits, ParentHint, RuleConfig};
+pub use engine::{
+    Build, Engine, EngineStats, Held, HeldMismatch, Limits, ParentHint, RuleConfig, Stage2Key,
+};
