@@ -42,11 +42,8 @@ pub use error::{ConfigError, Location};
 use crate::{
     kernel::{loader::ConnectHook, parents::candidates},
     output::Format,
-    rule::{
-        RuleConfig,
-        compiled::CompiledRule,
-        definition::{ALERT_WINDOW_NS, MAX_ALERTS_PER_WINDOW},
-    },
+    ratelimit::{ALERT_WINDOW_NS, MAX_ALERTS_PER_WINDOW},
+    rule::{RuleConfig, compiled::CompiledRule},
 };
 
 /// Where the configuration is read from when no `--config` is given.

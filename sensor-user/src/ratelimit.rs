@@ -16,6 +16,11 @@ use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use crate::event::{Alert, Event, Process, TimestampNs};
 
+/// Kibana's "max alerts per execution" of the rule, kept as the default cap: alerts per window.
+pub const MAX_ALERTS_PER_WINDOW: u32 = 100;
+/// The default window of the cap: the rule's 5-minute schedule.
+pub const ALERT_WINDOW_NS: i64 = 300 * 1_000_000_000;
+
 /// Sessions tracked at once.
 pub const MAX_SESSIONS: usize = 256;
 /// Destinations one summary lists.

@@ -329,7 +329,10 @@ mod tests {
     fn alert_header_rule_and_sensor() {
         let doc = alert_document(&fixtures::alert(), &meta());
         assert_eq!(doc["@timestamp"], "2023-11-14T22:13:20.123456789Z");
-        assert_eq!(doc["message"], crate::rule::definition::RULE_NAME);
+        assert_eq!(
+            doc["message"],
+            "Network Connection Initiated by SSHD Child Process"
+        );
         assert_eq!(doc["ecs"], json!({"version": "9.4.0"}));
         assert_eq!(
             doc["event"],

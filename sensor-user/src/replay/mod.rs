@@ -22,8 +22,8 @@ use std::io::{self, BufRead};
 use std::sync::Arc;
 
 use crate::event::{Alert, Event};
+use crate::ratelimit::{ALERT_WINDOW_NS, MAX_ALERTS_PER_WINDOW};
 use crate::ratelimit::{RateCap, Verdict};
-use crate::rule::definition::{ALERT_WINDOW_NS, MAX_ALERTS_PER_WINDOW};
 use crate::rule::{Engine, EngineStats, Held, HeldMismatch, Limits, RuleConfig, Stage2Key};
 use diagnostics::Diagnostics;
 use merge::Merge;

@@ -1,19 +1,18 @@
-//! The stage-2 exclusions of the rule: `destination.ip` null, `0.0.0.0` or inside one of the
-//! seed's 27 `cidrmatch` ranges, and `process.executable` / `process.name` in the seed's lists,
-//! plus whatever ranges, executables and names the user adds (users only add; the seed's
-//! exclusions cannot be removed). Ranges are matched the way Elasticsearch stores `ip` fields,
+//! The stage-2 exclusions of the rule, as the compiled rule derives them from its `not (...)`
+//! block (for v4: `destination.ip` null, `0.0.0.0` or inside one of 27 `cidrmatch` ranges, and
+//! `process.executable` / `process.name` in two lists), plus whatever ranges, executables and
+//! names the user adds (users only add; the rule's exclusions cannot be removed). Ranges are matched the way Elasticsearch stores `ip` fields,
 //! as 16 bytes: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is the IPv4 address, and an
 //! IPv6 range covering part of `::ffff:0:0/96` covers the matching IPv4 addresses. Lookups are
 //! on the replay hot path, so every list is precomputed into sorted, merged integer intervals
 //! (binary search, no allocation); name and executable matching is exact and case-sensitive.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::str::FromStr;
 
 use ipnetwork::IpNetwork;
 
-use super::compiled::DerivedExclusions;
-use super::definition::{EXCLUDED_CIDRS, EXCLUDED_EXECUTABLES, EXCLUDED_IP, EXCLUDED_NAMES};
+use super::compiled::{DerivedExclusions, Tuning};
+use super::profiles::Profile;
 
 /// Maps an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) to the IPv4 address; every other address
 /// is returned unchanged (`::` and IPv4-compatible `::a.b.c.d` stay IPv6).
@@ -24,24 +23,27 @@ pub fn normalize_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Every destination range the rule excludes: the seed's ranges and `0.0.0.0`, then the user's
-/// extra ranges. [`Exclusions`] and the kernel's excluded-destination tables
-/// (`kernel::exclusions`) are both built from this one list.
+/// Every destination range the embedded v4 rule excludes (its ranges and `0.0.0.0`), then the
+/// user's extra ranges: what [`Exclusions::new`] excludes besides null.
 pub fn excluded_networks(extra_cidrs: &[IpNetwork]) -> Vec<IpNetwork> {
-    let seed = EXCLUDED_CIDRS.iter().chain(std::iter::once(&EXCLUDED_IP));
-    let mut networks = Vec::with_capacity(EXCLUDED_CIDRS.len() + 1 + extra_cidrs.len());
-    for spec in seed {
-        // ipnetwork reads a bare address as a full-length prefix ("::1" is ::1/128) and std's
-        // IPv6 parser accepts upper-case hex ("FE80::/10").
-        match IpNetwork::from_str(spec) {
-            Ok(network) => networks.push(network),
-            // Unreachable: the seed is a constant and `tests::seed_ranges_all_parse` proves
-            // every entry parses. Skipping one would only widen what alerts.
-            Err(_) => debug_assert!(false, "seed range {spec:?} does not parse"),
-        }
-    }
-    networks.extend_from_slice(extra_cidrs);
-    networks
+    seed_tuned(extra_cidrs, &[], &[]).networks
+}
+
+/// The embedded v4 rule's stage-2 exclusions with the user's additions.
+fn seed_tuned(
+    extra_cidrs: &[IpNetwork],
+    extra_names: &[String],
+    extra_executables: &[String],
+) -> DerivedExclusions {
+    Profile::V4
+        .rule()
+        .tuned(&Tuning {
+            parent_executables: None,
+            extra_cidrs,
+            extra_names,
+            extra_executables,
+        })
+        .stage2_exclusions()
 }
 
 /// The rule's stage-2 exclusions, ready to answer on the hot path.
@@ -58,32 +60,21 @@ pub struct Exclusions {
 }
 
 impl Default for Exclusions {
-    /// The seed's exclusions and nothing else.
+    /// The embedded v4 rule's exclusions and nothing else.
     fn default() -> Self {
         Self::new(&[], &[], &[])
     }
 }
 
 impl Exclusions {
-    /// The seed's exclusions plus the user's extra ranges, `process.name`s and
+    /// The embedded v4 rule's exclusions plus the user's extra ranges, `process.name`s and
     /// `process.executable`s.
     pub fn new(
         extra_cidrs: &[IpNetwork],
         extra_names: &[String],
         extra_executables: &[String],
     ) -> Self {
-        let mut v4 = Vec::new();
-        let mut v6 = Vec::new();
-        for network in excluded_networks(extra_cidrs) {
-            push_network(network, &mut v4, &mut v6);
-        }
-        Self {
-            null: true,
-            v4: Intervals::new(v4),
-            v6: Intervals::new(v6),
-            executables: sorted_set(EXCLUDED_EXECUTABLES.iter().copied(), extra_executables),
-            names: sorted_set(EXCLUDED_NAMES.iter().copied(), extra_names),
-        }
+        Self::from_derived(&seed_tuned(extra_cidrs, extra_names, extra_executables))
     }
 
     /// What a compiled rule's stage 2 excludes ([`CompiledRule::stage2_exclusions`]).

@@ -2,8 +2,8 @@ use std::net::IpAddr;
 
 use super::*;
 use crate::event::{Destination, Event, Process};
-use crate::rule::definition::{EXCLUDED_CIDRS, EXCLUDED_EXECUTABLES, EXCLUDED_IP, EXCLUDED_NAMES};
 use crate::rule::file;
+use crate::rule::seed::{EXCLUDED_CIDRS, EXCLUDED_EXECUTABLES, EXCLUDED_IP, EXCLUDED_NAMES};
 use crate::rule::{Engine, Limits, RuleConfig};
 
 const V4: &str = include_str!("../profiles/persistence_ssh_netcon.v4.toml");

@@ -1,5 +1,5 @@
 //! The excluded ranges' edges as a literal table written by hand from Elastic's rule text, not
-//! computed from `definition::EXCLUDED_CIDRS`: a changed constant (`172.16.0.0/12` edited to
+//! computed from the compiled rule or from `seed::EXCLUDED_CIDRS`: a changed constant (`172.16.0.0/12` edited to
 //! `/16`) fails here even though every test that derives its expectations from the constant
 //! still passes.
 //!
@@ -26,7 +26,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 
 use super::Exclusions;
-use crate::rule::definition::EXCLUDED_CIDRS;
+use crate::rule::seed::EXCLUDED_CIDRS;
 
 /// `(range as the rule spells it, first, middle, last, (one before, excluded?), (one after,
 /// excluded?))`; `None` where the address space ends.

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use ipnetwork::IpNetwork;
 
 use super::{Exclusions, normalize_ip};
-use crate::rule::definition::{EXCLUDED_CIDRS, EXCLUDED_IP};
+use crate::rule::seed::{EXCLUDED_CIDRS, EXCLUDED_IP};
 
 fn ip(s: &str) -> IpAddr {
     IpAddr::from_str(s).unwrap_or_else(|e| panic!("{s:?} is not an address: {e}"))

@@ -3,8 +3,8 @@
 
 use super::{MS, S, T0, connect, engine, exec, ip, net, run};
 use crate::event::TimestampNs;
-use crate::rule::definition::MAXSPAN_NS;
 use crate::rule::engine::{Engine, Limits, RuleConfig};
+use crate::rule::seed::MAXSPAN_NS;
 
 #[test]
 fn default_config_is_the_seed() {
