@@ -127,6 +127,57 @@ mod tests {
         );
     }
 
+    /// An exec record of the given filename and args lengths.
+    fn exec_record(filename_len: u32, args_len: u32) -> Vec<u8> {
+        // SAFETY: ExecEvent is plain old data (integers and byte arrays): all zeroes is valid.
+        let mut ev: ExecEvent = unsafe { std::mem::zeroed() };
+        ev.header.kind = KIND_EXEC;
+        ev.filename_len = filename_len;
+        ev.args_len = args_len;
+        ev.args_total = args_len;
+        ev.filename[..4].copy_from_slice(b"/x/y");
+        bytes_of(&ev)
+    }
+
+    /// Exec records decode as exec records, up to and including full field lengths; one byte
+    /// more than a field holds is refused by name.
+    #[test]
+    fn decodes_exec_and_rejects_field_lengths_past_their_arrays() {
+        let (filename, args) = (
+            sensor_common::FILENAME_LEN as u32,
+            sensor_common::ARGS_LEN as u32,
+        );
+        for (f, a) in [(4, 0), (filename, 0), (4, args), (filename, args)] {
+            let got = decode(&exec_record(f, a));
+            assert!(
+                matches!(&got, Ok(Record::Exec(e)) if e.filename_len == f && e.args_len == a),
+                "filename_len {f}, args_len {a}: {got:?}"
+            );
+        }
+        let got = decode(&exec_record(filename + 1, 0)).err();
+        assert_eq!(got, Some(DecodeError::Field("filename_len")));
+        let got = decode(&exec_record(4, args + 1)).err();
+        assert_eq!(got, Some(DecodeError::Field("args_len")));
+    }
+
+    /// A record of exactly a header's length is not short: its kind's length decides.
+    #[test]
+    fn header_only_record_is_a_length_error() {
+        let b = exec_record(4, 0);
+        let header_only = &b[..size_of::<Header>()];
+        assert!(
+            matches!(
+                decode(header_only),
+                Err(DecodeError::Length {
+                    kind: KIND_EXEC,
+                    ..
+                })
+            ),
+            "{:?}",
+            decode(header_only)
+        );
+    }
+
     #[test]
     fn args_split_on_nul_and_respect_lengths() {
         let raw = b"sh\0-c\0echo hi\0GARBAGE";
