@@ -325,6 +325,18 @@ fn relative_paths_are_located() {
     );
 }
 
+/// As many parent executables as the kernel table holds are accepted, one more is not (below).
+#[test]
+fn a_full_parent_table_is_accepted() {
+    let full: Vec<String> = (0..sensor_common::PARENT_EXES_MAX)
+        .map(|i| format!("/opt/sshd{i}"))
+        .collect();
+    let quoted: Vec<String> = full.iter().map(|p| format!("{p:?}")).collect();
+    let text = format!("[rule]\nparent_executables = [{}]\n", quoted.join(", "));
+    let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.rule.parent_executables, full);
+}
+
 #[test]
 fn invalid_values_are_located() {
     assert_error(
