@@ -142,6 +142,7 @@ fn mutants(area: &Area) -> Command {
 
 fn run_area(area: &Area, extra: &[String]) -> Result<()> {
     let out = target_dir().join("mutants").join(area.name);
+    std::fs::create_dir_all(&out)?;
     // Pass 1: the area's own unit tests.
     let mut pass1 = mutants(area);
     pass1
