@@ -325,6 +325,30 @@ mod tests {
         }
     }
 
+    /// `missing` names exactly what could not be learned, and is absent when nothing is.
+    #[test]
+    fn session_missing_lists_only_what_is_absent() {
+        let whole = crate::event::Session {
+            client_ip: "192.0.2.7".parse().ok(),
+            client_port: Some(51_234),
+            server_ip: "192.0.2.1".parse().ok(),
+            server_port: Some(22),
+            user: Some("alice".into()),
+        };
+        let doc = session_fields(&whole);
+        assert!(doc.get("missing").is_none(), "{doc}");
+        assert_eq!(doc["client"], json!({"ip": "192.0.2.7", "port": 51_234}));
+        let partial = crate::event::Session {
+            client_port: None,
+            user: None,
+            ..whole
+        };
+        assert_eq!(
+            session_fields(&partial)["missing"],
+            json!(["client.port", "user"])
+        );
+    }
+
     #[test]
     fn alert_header_rule_and_sensor() {
         let doc = alert_document(&fixtures::alert(), &meta());

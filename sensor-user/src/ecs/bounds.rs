@@ -62,4 +62,29 @@ mod tests {
         let total: usize = big.iter().map(|a| a.len() + 1).sum();
         assert!(cut && total <= ARGS_MAX_BYTES, "{total}");
     }
+
+    /// Exactly as many arguments as kept is no cut; the total budget is spent byte for byte:
+    /// four whole 4,000-byte arguments (4,001 with the separator), then what is left of 16 KiB
+    /// less one separator.
+    #[test]
+    fn bounds_are_exact() {
+        let (all, cut) = bounded_args(&vec!["x".to_owned(); ARGS_MAX_COUNT]);
+        assert!(!cut && all.len() == ARGS_MAX_COUNT);
+        let (kept, cut) = bounded_args(&vec!["a".repeat(4000); 5]);
+        let lens: Vec<usize> = kept.iter().map(String::len).collect();
+        assert_eq!(
+            lens,
+            [4000, 4000, 4000, 4000, ARGS_MAX_BYTES - 4 * 4001 - 1]
+        );
+        assert!(cut);
+    }
+
+    /// An argument cut inside a multi-byte character keeps the characters before it: 1,365
+    /// three-byte euro signs (4,095 bytes) of a longer run.
+    #[test]
+    fn a_cut_ends_on_a_character_boundary() {
+        let (kept, cut) = bounded_args(&["€".repeat(2000)]);
+        assert!(cut);
+        assert_eq!(kept[0], "€".repeat(1365));
+    }
 }

@@ -191,6 +191,25 @@ mod tests {
     use super::*;
     use crate::ecs::fixtures;
 
+    /// A document's own command line is kept when it fits the bound (replay: it may differ from
+    /// the arguments joined); past the bound, the kept arguments joined replace it.
+    #[test]
+    fn own_command_line_within_the_bound_is_kept() {
+        let mut e = fixtures::stage2();
+        e.process.command_line = Some("curl  -s   https://example.com/".into());
+        let doc = event_document(&e);
+        assert_eq!(
+            doc["process"]["command_line"],
+            "curl  -s   https://example.com/"
+        );
+        e.process.command_line = Some("c".repeat(ARGS_MAX_BYTES + 1));
+        let doc = event_document(&e);
+        assert_eq!(
+            doc["process"]["command_line"],
+            "curl -s https://example.com/"
+        );
+    }
+
     #[test]
     fn network_event_in_the_defend_shape() {
         let mut e = fixtures::stage2();

@@ -213,6 +213,16 @@ mod tests {
     }
 
     #[test]
+    fn message_names_the_rule_the_count_and_the_cap() {
+        let doc = summary_document(&summary(), &AlertMeta::default());
+        assert_eq!(
+            doc["message"],
+            "Network Connection Initiated by SSHD Child Process: rate cap reached, 2 alert(s) of \
+             one SSH session suppressed (at most 1 per 300 s and session)"
+        );
+    }
+
+    #[test]
     fn one_line_with_session_and_destinations() {
         let line = summary_line(&summary());
         assert!(!line.contains('\n'));
