@@ -50,6 +50,53 @@ fn wrong_types_name_the_field() {
     assert!(parse(br#"{"process":{"hash":{"md5":[1,{"x":null}]}}}"#).is_ok());
 }
 
+/// A wrong type's error says what the field expects (replay's bad-line report shows it).
+#[test]
+fn wrong_types_say_what_was_expected() {
+    for (doc, expected) in [
+        (&br#"[1]"#[..], "expected an object"),
+        (br#"{"host":{"id":5}}"#, "expected a string"),
+        (
+            br#"{"event":{"type":5}}"#,
+            "expected a string or an array of strings",
+        ),
+        (
+            br#"{"user":{"id":true}}"#,
+            "expected a numeric id (number or decimal string)",
+        ),
+    ] {
+        let e = parse(doc).expect_err("wrong type").to_string();
+        assert!(e.contains(expected), "{}: {e}", show(doc));
+    }
+}
+
+/// A single string with an escape (read owned, not borrowed) is a list of that one string.
+#[test]
+fn an_escaped_single_string_is_a_list() {
+    let f = parse(br#"{"event":{"category":"net\u0077ork"}}"#).expect("parse");
+    assert_eq!(
+        f.category.expect("category").into_strings(),
+        vec!["network"]
+    );
+}
+
+/// `contains`, `==` and `Debug` answer by a list's elements, whichever form holds them.
+#[test]
+fn lists_answer_by_their_elements() {
+    let one = StrList::one(Cow::Borrowed("network"));
+    assert!(one.contains("network") && !one.contains("process"));
+    let mut two = StrList::default();
+    two.push(Cow::Borrowed("process"));
+    two.push(Cow::Borrowed("network"));
+    assert!(two.contains("network") && two.contains("process") && !two.contains("net"));
+    let plain = StrList::Plain(r#""process", null, "network""#);
+    assert!(plain.contains("network") && !plain.contains("null"));
+    assert_eq!(plain, two);
+    assert_ne!(plain, one);
+    assert_ne!(one, StrList::default());
+    assert_eq!(format!("{plain:?}"), r#"["process", "network"]"#);
+}
+
 #[test]
 fn lists_of_any_length() {
     let f = parse(br#"{"process":{"args":["a","b\u0041",null,"c"]},"event":{"type":[]}}"#)
