@@ -1,6 +1,6 @@
 //! Differential test: the replay path (parser, merge, engine) against Elastic's reference EQL
 //! implementation, the Python package `eql` 1.0.1, on seeded adversarial streams
-//! (`difftest/generator.rs`, `difftest/oracle.py`). It fails, never skips, when Python or `eql`
+//! (`difftest/generator.rs`, `difftest/oracle.py` given the v4 rule file). It fails, never skips, when Python or `eql`
 //! is missing: run `cargo xtask setup` (or `python3 -m venv difftest/.venv &&
 //! difftest/.venv/bin/pip install eql==1.0.1`). `DIFFTEST_SEED` and `DIFFTEST_STREAMS` choose
 //! the run (`cargo xtask difftest --seed N --streams N`); `DIFFTEST_PYTHON` the interpreter.
@@ -160,11 +160,12 @@ fn start_oracle(cases: &[&Case], input: &Path) -> std::process::Child {
         }
         w.flush().expect("flush oracle input");
     }
-    // The seed exactly as given (a verbatim copy of /work/shared/seed/*).
-    let seed_file = repo_root().join("difftest/seed-rule-v4.txt");
+    // The rule file the default profile (v4) embeds, the seed's rule as Elastic ships it.
+    let rule_file =
+        repo_root().join("sensor-user/src/rule/profiles/persistence_ssh_netcon.v4.toml");
     Command::new(&py)
         .arg(repo_root().join("difftest/oracle.py"))
-        .arg(&seed_file)
+        .arg(&rule_file)
         .stdin(std::fs::File::open(input).expect("open oracle input"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
