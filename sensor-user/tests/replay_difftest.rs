@@ -228,7 +228,7 @@ fn report_disagreement(seed: u64, case: &Case, dir: &Path) -> ! {
     let min = shrink(case, dir);
     let mut report = String::new();
     for e in &min.merged {
-        report.push_str(&generator::python_record(min.id, e).to_string());
+        report.push_str(&generator::python_record(min.id, e));
         report.push('\n');
     }
     panic!(
