@@ -1,11 +1,23 @@
 //! Seeded generator of adversarial event streams for the differential test against Elastic's
-//! Python EQL engine. Shared (via `#[path]`) by `sensor-user/tests/replay_difftest.rs`; no
-//! dependencies beyond serde_json. Every stream stays inside what the Python engine and
-//! Elasticsearch agree on: every field the rule reads is present (Python's three-valued logic
-//! on missing fields differs), join keys are never null (Python joins null keys), no
-//! IPv4-mapped destinations (Python does not match them against IPv4 ranges), `event.type` has
-//! one element (Python compares arrays as a whole), timestamps are whole milliseconds (the
-//! engines' time units differ below that). Those cases are pinned by the engine's unit tests.
+//! Python EQL engine. Shared (via `#[path]`) by `sensor-user/tests/replay_difftest.rs`, which
+//! runs the same streams against both embedded rules (v4 and latest); no dependencies beyond
+//! serde_json. Every stream stays inside what the Python engine and Elasticsearch agree on:
+//! every field the rules read is present (Python's three-valued logic on missing fields
+//! differs), join keys are never null (Python joins null keys), no IPv4-mapped destinations
+//! (Python does not match them against IPv4 ranges), `event.type` has one element (Python
+//! compares arrays as a whole), timestamps are whole milliseconds (the engines' time units
+//! differ below that). Those cases are pinned by the engine's unit tests. No value ends in a
+//! newline either (Python's `$` matches before one: `"nc\n" like "nc"`).
+//!
+//! Besides v4's edges (parents, actions, excluded names and executables, both sides of every
+//! excluded range) the streams stress latest's conditions: stage-1 command lines with
+//! `ansible` and `BECOME-SUCCESS` and near misses (case, partial, split across arguments, a
+//! command line that says otherwise than its arguments), and stage-2 executables under each
+//! directory latest lists and just outside it, names with leading dots, mixed case, the
+//! suspicious extensions and tools, and the excluded names. Our side's lines also spell some
+//! strings with JSON escapes (`\/`, `\u0062`), which the Python side never sees.
+
+use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
@@ -192,6 +204,198 @@ const NAMES: &[(&str, &str)] = &[
     ("python3", "/bin/yum/"),
 ];
 
+/// Stage-1 arguments: ordinary, then with `ansible` or `BECOME-SUCCESS` (which latest's stage 1
+/// refuses in `process.command_line`), then near misses of both, then escapes; the command line
+/// is the arguments joined with spaces (see [`command_line`]).
+const COMMANDS: &[&[&str]] = &[
+    &["bash", "-c", "x"],
+    &["bash", "-c", "x"],
+    &["bash", "-c", "x"],
+    &["-bash"],
+    &["sh", "-c", "curl -s https://example.com/x | sh"],
+    &["sh"],
+    &[
+        "/bin/sh",
+        "-c",
+        "echo BECOME-SUCCESS-qwertyuiop ; python3 /home/u/.ansible/tmp/a-1/AnsiballZ_setup.py",
+    ],
+    &["/bin/sh", "-c", "echo BECOME-SUCCESS-abc"],
+    &["python3", "/root/.ansible/tmp/x.py"],
+    &["ansible"],
+    &["x", "ansible"],
+    &["BECOME-SUCCESS"],
+    &["sh", "-c", "'echo x;BECOME-SUCCESS'"],
+    &["ANSIBLE"],
+    &["Ansible-playbook", "site.yml"],
+    &["ansibl", "e"],
+    &["ansi ble"],
+    &["ansibl"],
+    &["become-success"],
+    &["BECOME_SUCCESS"],
+    &["BECOME-SUCCES"],
+    &["BECOME-", "SUCCESS"],
+    &["Become-Success"],
+    &["sh", "-c", "printf '%s\n' \"a\\b\"\tansible"],
+    &[
+        "sh",
+        "-c",
+        "echo \"d\u{e9}j\u{e0} vu\" \\ BECOME-SUCCESS\u{2028}",
+    ],
+    &["sh", "-c", "echo \"d\u{e9}j\u{e0} vu\" \\"],
+    &["bash", "-c", "*"],
+    &["bash", "-c", "?"],
+    &[""],
+];
+/// The directories latest's stage 2 lists (`process.executable like "<dir>*"`).
+const SUSPICIOUS_DIRS: &[&str] = &[
+    "/tmp/",
+    "/var/tmp/",
+    "/dev/shm/",
+    "./",
+    "/run/",
+    "/var/run/",
+    "/boot/",
+    "/sys/",
+    "/lost+found/",
+    "/proc/",
+    "/var/mail/",
+    "/var/www/",
+    "/home/",
+    "/root/",
+];
+/// Just outside them, and ordinary places.
+const OTHER_DIRS: &[&str] = &[
+    "/tmpx/",
+    "/TMP/",
+    "/tmp",
+    "/var/tmpx/",
+    "/dev/shmx/",
+    "/dev/",
+    ".",
+    "../",
+    "/runx/",
+    "/var/runx/",
+    "/bootx/",
+    "/root",
+    "/home",
+    "/homex/",
+    "/rootx/",
+    "/lost+found",
+    "/lostfound/",
+    "/var/www",
+    "/var/mailx/",
+    "/proc",
+    "/usr/bin/",
+    "/usr/bin/",
+    "/usr/local/bin/",
+    "/opt/app/",
+    "tmp/",
+];
+/// Executable names: latest's suspicious ones (`process.name like~`) in several cases, near
+/// misses, and the names both rules exclude.
+const EXE_NAMES: &[&str] = &[
+    ".x",
+    ".",
+    ".SSH",
+    "..",
+    "x.elf",
+    "X.ELF",
+    "run.sh",
+    "run.SH",
+    "Run.Sh",
+    "run.sh.bak",
+    "sh",
+    "a.py",
+    "a.rb",
+    "A.PL",
+    "a.lua",
+    "a.lua5.4",
+    "a.LUA5.4",
+    "lua",
+    "a.php",
+    "a.PHP7",
+    "a.js",
+    ".js",
+    ".JS",
+    "js",
+    "systemd",
+    "SystemD",
+    "cron",
+    "CRON",
+    "crond",
+    "crondx",
+    "nc",
+    "NC",
+    "Nc",
+    "ncx",
+    "xnc",
+    "netcat",
+    "ncat",
+    "NCat",
+    "telnet",
+    "socat",
+    "SOCAT",
+    "openssl",
+    "nc.openbsd",
+    "NC.OpenBSD",
+    "ngrok",
+    "nc.traditional",
+    "ssh",
+    "SSH",
+    "sshd",
+    "sshd-session",
+    "login_duo",
+    "sqlplus",
+    "SQLPLUS",
+    "curl",
+    "curl",
+    "python3",
+    "yum",
+    "a",
+    "x[1]",
+    "d\u{e9}j\u{e0}",
+];
+
+/// Stage-2 `(process.name, process.executable)`: a v4 pair ([`NAMES`]) or a name under a
+/// directory latest lists or one just outside it, the name sometimes not the executable's.
+fn network_process(rng: &mut Rng) -> (String, String) {
+    if rng.chance(30) {
+        let (name, exe) = *rng.pick(NAMES);
+        return (name.to_owned(), exe.to_owned());
+    }
+    let dir = if rng.chance(55) {
+        *rng.pick(SUSPICIOUS_DIRS)
+    } else {
+        *rng.pick(OTHER_DIRS)
+    };
+    let file = *rng.pick(EXE_NAMES);
+    let exe = match rng.below(20) {
+        0 => dir.to_owned(),
+        1 => "/bin/yum".to_owned(),
+        2 => "/usr/bin/yum".to_owned(),
+        _ => format!("{dir}{file}"),
+    };
+    let name = if rng.chance(85) {
+        file
+    } else {
+        *rng.pick(EXE_NAMES)
+    };
+    (name.to_owned(), exe)
+}
+
+/// Stage-1 `(process.args, process.command_line)`: the arguments joined with spaces, except now
+/// and then a command line that says otherwise (the rule reads the command line, not the
+/// arguments).
+fn command_line(rng: &mut Rng) -> (Vec<String>, String) {
+    let args: Vec<String> = rng.pick(COMMANDS).iter().map(|a| (*a).to_owned()).collect();
+    let line = if rng.chance(8) {
+        rng.pick(COMMANDS).join(" ")
+    } else {
+        args.join(" ")
+    };
+    (args, line)
+}
+
 /// One stream of roughly `target` events.
 pub fn stream(rng: &mut Rng, stream_id: u64, target: usize) -> Vec<GenEvent> {
     let hosts = 1 + rng.below(3);
@@ -235,6 +439,7 @@ pub fn stream(rng: &mut Rng, stream_id: u64, target: usize) -> Vec<GenEvent> {
                 ("sshd", "/usr/sbin/sshd"),
             ]);
             let parent_entity = format!("{host}-sshd{}", rng.below(2));
+            let (args, command_line) = command_line(rng);
             let doc = json!({
                 "@timestamp": ms,
                 "event": {"id": id, "kind": "event", "category": ["process"], "type": [etype],
@@ -242,7 +447,7 @@ pub fn stream(rng: &mut Rng, stream_id: u64, target: usize) -> Vec<GenEvent> {
                 "host": {"id": host, "name": format!("{host}.example"), "os": {"type": os}},
                 "process": {
                     "pid": 1000 + rng.below(50), "entity_id": entity(rng), "executable": exe, "name": name,
-                    "args": [name, "-c", "x"],
+                    "args": args, "command_line": command_line,
                     "parent": {"pid": 900, "entity_id": parent_entity, "executable": *rng.pick(PARENT_EXECUTABLES), "name": "sshd"},
                 },
                 "user": {"id": "1000", "name": "alice"},
@@ -258,7 +463,7 @@ pub fn stream(rng: &mut Rng, stream_id: u64, target: usize) -> Vec<GenEvent> {
                     "Connection_Attempted",
                 ])
             };
-            let (name, exe) = *rng.pick(NAMES);
+            let (name, exe) = network_process(rng);
             let ip = *rng.pick(EDGE_IPS);
             let v6 = ip.contains(':');
             let doc = json!({
@@ -287,42 +492,161 @@ pub fn stream(rng: &mut Rng, stream_id: u64, target: usize) -> Vec<GenEvent> {
     out
 }
 
-/// The Python engine's input record: nested, integer ms, one-element arrays flattened.
-pub fn python_record(stream_id: u64, e: &GenEvent) -> Value {
-    let mut doc = e.doc.clone();
-    if let Some(obj) = doc.as_object_mut() {
-        obj.remove("@timestamp");
-    }
-    if let Some(ev) = doc.get_mut("event").and_then(Value::as_object_mut) {
-        for key in ["type", "category"] {
-            if let Some(Value::Array(a)) = ev.get(key)
-                && a.len() == 1
-            {
-                let one = a[0].clone();
-                ev.insert(key.to_owned(), one);
-            }
+/// The Python engine's input record: nested, integer ms, one-element arrays flattened, and the
+/// lower-cased copies of `process.name` and `process.executable` (under `lc.`) with which
+/// `difftest/eql_adapt.py` emulates `like~`. Written straight from the document (no copy of it:
+/// this runs for every event).
+pub fn python_record(stream_id: u64, e: &GenEvent) -> String {
+    let head = format!(
+        r#"{{"s":{stream_id},"t":"{}","ms":{},"e":"#,
+        e.category, e.ms
+    );
+    let mut doc = JsonObject::new(head);
+    for (key, value) in e
+        .doc
+        .as_object()
+        .expect("a generated document is an object")
+    {
+        match key.as_str() {
+            "@timestamp" => {}
+            "event" => doc.nested(key, |event| {
+                for (k, v) in value.as_object().expect("event is an object") {
+                    if k == "type" || k == "category" {
+                        event.member(k, unwrapped(v));
+                    } else {
+                        event.member(k, v);
+                    }
+                }
+            }),
+            _ => doc.member(key, value),
         }
     }
-    json!({"s": stream_id, "t": e.category, "ms": e.ms, "e": doc})
+    let lower = |key: &str| {
+        e.doc
+            .pointer(&format!("/process/{key}"))
+            .and_then(Value::as_str)
+            .map(str::to_lowercase)
+    };
+    doc.member(
+        "lc",
+        &json!({"process": {"name": lower("name"), "executable": lower("executable")}}),
+    );
+    let mut record = doc.finish();
+    record.push('}');
+    record
 }
 
 /// Our input line: the Defend shape, with the variations Elasticsearch exports show (dotted
-/// keys, strings for one-element arrays, RFC 3339 with 3 or 9 fractional digits or an offset).
+/// keys, strings for one-element arrays, RFC 3339 with 3 or 9 fractional digits or an offset),
+/// and some strings spelled with escapes ([`escape`]).
 pub fn our_line(rng: &mut Rng, e: &GenEvent) -> String {
-    let mut doc = e.doc.clone();
-    if let Some(obj) = doc.as_object_mut() {
-        obj.insert("@timestamp".into(), rfc3339_ms(e.ms, rng.below(3)).into());
+    let timestamp = Value::from(rfc3339_ms(e.ms, rng.below(3)));
+    let unwrap_type = rng.chance(30);
+    let line = if rng.chance(30) {
+        let mut flat = flatten(&e.doc);
+        let map = flat.as_object_mut().expect("flatten gives an object");
+        map.insert("@timestamp".into(), timestamp);
+        if unwrap_type && let Some(t) = map.get_mut("event.type") {
+            *t = unwrapped(t).clone();
+        }
+        flat.to_string()
+    } else {
+        let mut doc = JsonObject::new(String::with_capacity(1024));
+        doc.member("@timestamp", &timestamp);
+        for (key, value) in e
+            .doc
+            .as_object()
+            .expect("a generated document is an object")
+        {
+            match key.as_str() {
+                "@timestamp" => {}
+                "event" if unwrap_type => doc.nested(key, |event| {
+                    for (k, v) in value.as_object().expect("event is an object") {
+                        event.member(k, if k == "type" { unwrapped(v) } else { v });
+                    }
+                }),
+                _ => doc.member(key, value),
+            }
+        }
+        doc.finish()
+    };
+    escape(rng, line)
+}
+
+/// `v`, or its element if it is a one-element array.
+fn unwrapped(v: &Value) -> &Value {
+    match v {
+        Value::Array(a) if a.len() == 1 => &a[0],
+        other => other,
     }
-    if rng.chance(30)
-        && let Some(ev) = doc.get_mut("event").and_then(Value::as_object_mut)
-        && let Some(Value::Array(a)) = ev.get("type").cloned()
-    {
-        ev.insert("type".into(), a[0].clone());
+}
+
+/// A JSON object written member by member from borrowed values (no copy of the document: the
+/// records and lines of every event are written this way). Values go through `Value`'s
+/// `Display`, which serde_json compiles (optimised even in test builds).
+struct JsonObject {
+    out: String,
+    first: bool,
+}
+
+impl JsonObject {
+    /// An object written after what `out` holds.
+    fn new(mut out: String) -> JsonObject {
+        out.push('{');
+        JsonObject { out, first: true }
     }
+
+    fn key(&mut self, key: &str) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(',');
+        }
+        let _ = write!(self.out, "{}:", Value::from(key));
+    }
+
+    fn member(&mut self, key: &str, value: &Value) {
+        self.key(key);
+        let _ = write!(self.out, "{value}");
+    }
+
+    /// `key` with an object whose members `fill` writes.
+    fn nested(&mut self, key: &str, fill: impl FnOnce(&mut JsonObject)) {
+        self.key(key);
+        self.out.push('{');
+        self.first = true;
+        fill(self);
+        self.out.push('}');
+        self.first = false;
+    }
+
+    fn finish(mut self) -> String {
+        self.out.push('}');
+        self.out
+    }
+}
+
+/// Respells some strings of a serialized document with JSON escapes that mean the same
+/// characters: `ansible` as `ansi\u0062le`, `/` as `\/`, and capitals and `-` as `\u00XX`
+/// (none of which occur in keys or outside strings).
+fn escape(rng: &mut Rng, line: String) -> String {
+    let mut line = line;
     if rng.chance(30) {
-        doc = flatten(&doc);
+        line = line.replace("ansible", "ansi\\u0062le");
     }
-    doc.to_string()
+    if rng.chance(10) {
+        line = line.replace('/', "\\/");
+    }
+    if rng.chance(10) {
+        let mut out = String::with_capacity(line.len() + 64);
+        for c in line.chars() {
+            if c.is_ascii_uppercase() || c == '-' {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            } else {
+                out.push(c);
+            }
+        }
+        line = out;
+    }
+    line
 }
 
 /// `{"a": {"b": 1}}` to `{"a.b": 1}`.

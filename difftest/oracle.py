@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
-"""The reference side of the differential test: Elastic's Python EQL engine (`eql` 1.0.1).
+"""The reference side of the replay differential test (`sensor-user/tests/replay_difftest.rs`):
+Elastic's Python EQL engine (`eql` 1.0.1) running a rule file's whole sequence.
 
-Reads the rule's query text from the seed, adapts it to what the Python engine accepts
-(`cidrmatch` spelled `cidrMatch`, "::1" written "::1/128"), and runs it case-sensitively with
-Elasticsearch syntax over streams given as NDJSON on stdin, one event per line:
+    oracle.py RULE.toml < streams.ndjson > matches.ndjson
+
+RULE.toml is the rule file itself (the test passes the embedded profiles,
+`sensor-user/src/rule/profiles/persistence_ssh_netcon.{v4,latest}.toml`). Its query is adapted
+to what the Python engine accepts by `eql_adapt.py` (shared with `stage_oracle.py`):
+`cidrmatch` spelled `cidrMatch`, "::1" written "::1/128", and `like~` emulated as `like` against
+lower-cased copies of the fields under `lc.` (which the events carry: the test adds them to
+this side's input only), the emulation checked on every event against fnmatch. The engine runs
+case-sensitively with Elasticsearch syntax over streams given as NDJSON on stdin, one event per
+line:
 
     {"s": <stream id>, "t": "process"|"network", "ms": <integer ms>, "e": {<nested event>}}
 
@@ -13,32 +21,26 @@ carries a unique `event.id`. Writes, for every stream, one line to stdout:
     {"s": <stream id>, "m": [[<stage-1 event.id>, <stage-2 event.id>], ...]}
 
 Events must already avoid the Python engine's known departures from Elasticsearch (missing
-fields, null join keys, IPv4-mapped addresses, sub-second maxspan): the generator does that.
+fields, null join keys, IPv4-mapped addresses, sub-second maxspan, a value ending in a newline,
+which Python's `$` lets match a pattern's end): the generator does that, and for a `like~` field
+the emulation check stops the run on the last.
 """
 
 import json
-import re
+import os
 import sys
 
-import eql
-import eql.utils
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-eql.utils.CASE_INSENSITIVE = False
+import eql  # noqa: E402
 
-
-def query_text(seed_path):
-    text = open(seed_path, encoding="utf-8").read()
-    start = text.index("sequence by host.id")
-    end = text.index("] by process.parent.entity_id") + len("] by process.parent.entity_id")
-    query = text[start:end]
-    query = re.sub(r"\bcidrmatch\(", "cidrMatch(", query)
-    query = query.replace('"::1"', '"::1/128"')
-    return query
+import eql_adapt  # noqa: E402
 
 
-def compile_query(seed_path):
-    with eql.parser.elasticsearch_syntax, eql.parser.ignore_missing_functions:
-        return eql.parse_query(query_text(seed_path))
+def compile_query(rule_path):
+    """The adapted query of the rule file at `rule_path`, parsed, and its like~ emulation."""
+    query, insensitive = eql_adapt.adapt(eql_adapt.rule_query(rule_path))
+    return eql_adapt.parse(query), eql_adapt.LikeEmulation(insensitive)
 
 
 def run_stream(query, events):
@@ -56,8 +58,7 @@ def run_stream(query, events):
 
 
 def main():
-    seed = sys.argv[1]
-    query = compile_query(seed)
+    query, emulation = compile_query(sys.argv[1])
     current, events = None, []
     out = sys.stdout
 
@@ -70,7 +71,9 @@ def main():
         if rec["s"] != current:
             flush()
             current, events = rec["s"], []
-        events.append(eql.Event(rec["t"], rec["ms"], rec["e"]))
+        event = eql.Event(rec["t"], rec["ms"], rec["e"])
+        emulation.verify(event)
+        events.append(event)
     flush()
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The Python side of `cargo xtask replay-bench`: Elastic's Python EQL engine (`eql` 1.0.1) running
-the rule (the same query text and adaptations as `difftest/oracle.py`) over the first N lines of
+the rule (the same query text and adaptations as `difftest/oracle.py`, from the v4 rule file:
+the benchmark's events carry no `lc.` copies, which only a `like~` needs) over the first N lines of
 an NDJSON file of Elastic Defend events, timed end to end (reading, `json.loads`, `@timestamp`
 to ms, the engine). One-element `event.type` / `event.category` arrays are unwrapped first, as
 the oracle does (the Python engine compares arrays as a whole). Prints one JSON line:
@@ -9,7 +10,7 @@ the oracle does (the Python engine compares arrays as a whole). Prints one JSON 
 
 (`seconds` wall, `cpu_seconds` this process's CPU time, both for the streaming loop only.)
 
-Usage: eql_bench.py SEED_RULE FILE MAX_EVENTS
+Usage: eql_bench.py RULE.toml FILE MAX_EVENTS
 """
 
 import datetime
@@ -52,8 +53,8 @@ def events(path, limit, counters):
 
 
 def main():
-    seed, path, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    query = compile_query(seed)
+    rule, path, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    query, _like_emulation = compile_query(rule)
     engine = eql.PythonEngine({"time_unit": 1000})
     matches = [0]
 

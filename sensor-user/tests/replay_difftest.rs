@@ -1,6 +1,11 @@
 //! Differential test: the replay path (parser, merge, engine) against Elastic's reference EQL
 //! implementation, the Python package `eql` 1.0.1, on seeded adversarial streams
-//! (`difftest/generator.rs`, `difftest/oracle.py`). It fails, never skips, when Python or `eql`
+//! (`difftest/generator.rs`, `difftest/oracle.py`), for both embedded rules: one test per
+//! profile (v4, the default, and latest), each replaying with the profile's compiled rule as
+//! `sshd-sensor replay --profile` does and giving the oracle the profile's rule file itself
+//! (`src/rule/profiles/*.toml`), whose query `difftest/eql_adapt.py` adapts for eql 1.0.1.
+//! Both run over the same streams (the same seed); each must see at least 1,000,000 events and
+//! more matches than a tenth of its streams. It fails, never skips, when Python or `eql`
 //! is missing: run `cargo xtask setup` (or `python3 -m venv difftest/.venv &&
 //! difftest/.venv/bin/pip install eql==1.0.1`). `DIFFTEST_SEED` and `DIFFTEST_STREAMS` choose
 //! the run (`cargo xtask difftest --seed N --streams N`); `DIFFTEST_PYTHON` the interpreter.
@@ -21,6 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use generator::{GenEvent, Rng};
 use serde_json::Value;
 use sshd_sensor::replay::{self, Input, Options, diagnostics::Diagnostics};
+use sshd_sensor::rule::RuleConfig;
+use sshd_sensor::rule::profiles::{Profile, RuleSource};
 
 const DEFAULT_SEED: u64 = 0x5eed_0003;
 const DEFAULT_STREAMS: u64 = 10_000;
@@ -36,6 +43,64 @@ fn python() -> PathBuf {
         return p.into();
     }
     repo_root().join("difftest/.venv/bin/python")
+}
+
+/// The rule file `profile` embeds: the oracle's query comes from it.
+fn rule_file(profile: Profile) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "src/rule/profiles/persistence_ssh_netcon.{}.toml",
+        profile.name()
+    ))
+}
+
+/// One profile's run: what replay and the oracle are given.
+struct Run {
+    profile: Profile,
+    seed: u64,
+    streams: u64,
+    /// Replay's options: the profile's compiled rule with its own parent executables (as
+    /// `sshd-sensor replay --profile NAME` builds them), no rate cap.
+    opts: Options,
+    dir: PathBuf,
+}
+
+impl Run {
+    fn new(profile: Profile) -> Run {
+        let text = std::fs::read_to_string(rule_file(profile)).expect("read the rule file");
+        assert_eq!(
+            text,
+            profile.text(),
+            "the oracle reads the file the profile embeds"
+        );
+        let rule = profile.rule();
+        let parent_executables = rule
+            .parent_executables()
+            .expect("stage 1 tests process.parent.executable");
+        let seed = env_u64("DIFFTEST_SEED", DEFAULT_SEED);
+        let streams = env_u64("DIFFTEST_STREAMS", DEFAULT_STREAMS);
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "difftest-{}-{seed}-{}",
+            profile.name(),
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("create difftest dir");
+        Run {
+            profile,
+            seed,
+            streams,
+            opts: Options {
+                rule: RuleConfig {
+                    source: RuleSource::Profile(profile),
+                    rule,
+                    parent_executables,
+                    ..RuleConfig::default()
+                },
+                rate_cap: false,
+                ..Options::default()
+            },
+            dir,
+        }
+    }
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -102,7 +167,7 @@ fn event_id(e: &sshd_sensor::event::Event) -> String {
         .to_owned()
 }
 
-fn ours(case: &Case) -> Vec<(String, String)> {
+fn ours(run: &Run, case: &Case) -> Vec<(String, String)> {
     let inputs = case
         .files
         .iter()
@@ -116,13 +181,9 @@ fn ours(case: &Case) -> Vec<(String, String)> {
             }
         })
         .collect();
-    let opts = Options {
-        rate_cap: false,
-        ..Options::default()
-    };
     let mut diag = Diagnostics::new(Box::new(io::sink()), 0);
     let mut out = Vec::new();
-    let summary = replay::replay(inputs, &opts, &mut diag, |a| {
+    let summary = replay::replay(inputs, &run.opts, &mut diag, |a| {
         out.push((event_id(&a.stage1), event_id(&a.stage2)));
         Ok(())
     })
@@ -141,14 +202,18 @@ fn ours(case: &Case) -> Vec<(String, String)> {
 }
 
 /// The Python engine's matches for each case, in one interpreter run.
-fn oracle(cases: &[&Case], dir: &Path) -> Vec<Vec<(String, String)>> {
+fn oracle(run: &Run, cases: &[&Case]) -> Vec<Vec<(String, String)>> {
     let first = cases.first().map_or(0, |c| c.id);
-    let child = start_oracle(cases, &dir.join(format!("shrink-input-{first}.ndjson")));
+    let child = start_oracle(
+        run,
+        cases,
+        &run.dir.join(format!("shrink-input-{first}.ndjson")),
+    );
     finish_oracle(cases, child)
 }
 
 /// Writes the oracle's input to `input` and starts Python on it (it runs while we replay).
-fn start_oracle(cases: &[&Case], input: &Path) -> std::process::Child {
+fn start_oracle(run: &Run, cases: &[&Case], input: &Path) -> std::process::Child {
     let py = python();
     {
         let mut w = io::BufWriter::new(std::fs::File::create(input).expect("create oracle input"));
@@ -160,11 +225,9 @@ fn start_oracle(cases: &[&Case], input: &Path) -> std::process::Child {
         }
         w.flush().expect("flush oracle input");
     }
-    // The seed exactly as given (a verbatim copy of /work/shared/seed/*).
-    let seed_file = repo_root().join("difftest/seed-rule-v4.txt");
     Command::new(&py)
         .arg(repo_root().join("difftest/oracle.py"))
-        .arg(&seed_file)
+        .arg(rule_file(run.profile))
         .stdin(std::fs::File::open(input).expect("open oracle input"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -203,7 +266,7 @@ fn finish_oracle(cases: &[&Case], child: std::process::Child) -> Vec<Vec<(String
 }
 
 /// Greedily drops events while the two engines still disagree.
-fn shrink(case: &Case, dir: &Path) -> Case {
+fn shrink(run: &Run, case: &Case) -> Case {
     let mut events = case.merged.clone();
     let mut rng = Rng::new(1);
     let mut i = 0;
@@ -212,7 +275,7 @@ fn shrink(case: &Case, dir: &Path) -> Case {
         fewer.remove(i);
         fewer.sort_by_key(|e| e.ms);
         let candidate = make_case(&mut rng, case.id, fewer.clone());
-        let disagree = oracle(&[&candidate], dir)[0] != ours(&candidate);
+        let disagree = oracle(run, &[&candidate])[0] != ours(run, &candidate);
         if disagree {
             events = fewer;
         } else {
@@ -223,101 +286,142 @@ fn shrink(case: &Case, dir: &Path) -> Case {
 }
 
 /// Shrinks a disagreeing case and fails with the minimal stream.
-fn report_disagreement(seed: u64, case: &Case, dir: &Path) -> ! {
-    let min = shrink(case, dir);
+fn report_disagreement(run: &Run, case: &Case) -> ! {
+    let min = shrink(run, case);
     let mut report = String::new();
     for e in &min.merged {
-        report.push_str(&generator::python_record(min.id, e).to_string());
+        report.push_str(&generator::python_record(min.id, e));
         report.push('\n');
     }
     panic!(
-        "seed {seed} stream {}: sshd-sensor {:?} != eql {:?}\nminimal stream \
+        "profile {} seed {} stream {}: sshd-sensor {:?} != eql {:?}\nminimal stream \
          (oracle form, merge order):\n{report}our files:\n{}\n--\n{}",
+        run.profile.name(),
+        run.seed,
         case.id,
-        ours(&min),
-        oracle(&[&min], dir)[0],
+        ours(run, &min),
+        oracle(run, &[&min])[0],
         min.files[0].join("\n"),
         min.files[1].join("\n"),
     );
 }
 
-/// Generates batch `batch` (streams `batch * BATCH ..`, at most `streams` in all), checks it
-/// against Python, and returns its (events, matches); a disagreement panics with the minimal
-/// stream.
-fn check_batch(seed: u64, batch: u64, streams: u64, dir: &Path) -> (usize, usize) {
-    let mut rng = Rng::new(seed.wrapping_add(batch.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+/// Generates batch `batch` (streams `batch * BATCH ..`, at most `run.streams` in all), checks
+/// it against Python, and returns its [`Counts`]; a disagreement panics with the minimal stream.
+fn check_batch(run: &Run, batch: u64) -> Counts {
+    let mut rng = Rng::new(
+        run.seed
+            .wrapping_add(batch.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+    );
     let first = batch * BATCH;
-    let cases: Vec<Case> = (first..(first + BATCH).min(streams))
+    let cases: Vec<Case> = (first..(first + BATCH).min(run.streams))
         .map(|id| {
             let n = 61 + rng.below(81) as usize;
             let events = generator::stream(&mut rng, id, n);
             make_case(&mut rng, id, events)
         })
         .collect();
-    let total = cases.iter().map(|c| c.merged.len()).sum::<usize>();
+    let mut counts = Counts {
+        events: cases.iter().map(|c| c.merged.len()).sum::<usize>(),
+        ..Counts::default()
+    };
     let refs: Vec<&Case> = cases.iter().collect();
-    let input = dir.join(format!("oracle-input-{batch}.ndjson"));
-    let child = start_oracle(&refs, &input);
-    let got_all: Vec<_> = cases.iter().map(ours).collect();
+    let input = run.dir.join(format!("oracle-input-{batch}.ndjson"));
+    let child = start_oracle(run, &refs, &input);
+    let got_all: Vec<_> = cases.iter().map(|c| ours(run, c)).collect();
     let expected = finish_oracle(&refs, child);
     let _ = std::fs::remove_file(&input);
-    let mut matches = 0;
     for ((case, want), got) in cases.iter().zip(&expected).zip(got_all) {
-        matches += want.len();
+        counts.matches += want.len();
+        counts.streams_matched += usize::from(!want.is_empty());
         if &got != want {
-            report_disagreement(seed, case, dir);
+            report_disagreement(run, case);
         }
     }
-    (total, matches)
+    counts
 }
 
-#[test]
-fn replay_agrees_with_the_reference_eql_engine() {
-    let seed = env_u64("DIFFTEST_SEED", DEFAULT_SEED);
-    let streams = env_u64("DIFFTEST_STREAMS", DEFAULT_STREAMS);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("difftest-{seed}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create difftest dir");
+/// What a batch or a run checked.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    events: usize,
+    matches: usize,
+    /// Streams with at least one match.
+    streams_matched: usize,
+}
+
+impl std::ops::Add for Counts {
+    type Output = Counts;
+    fn add(self, o: Counts) -> Counts {
+        Counts {
+            events: self.events + o.events,
+            matches: self.matches + o.matches,
+            streams_matched: self.streams_matched + o.streams_matched,
+        }
+    }
+}
+
+/// Replays `run.streams` generated streams with `profile` and the oracle, and checks the run was
+/// big and matched enough to mean something.
+fn difftest(profile: Profile) {
+    let run = Run::new(profile);
+    let started = std::time::Instant::now();
     // Batches bound memory (a batch's cases, not the whole run's); workers take the next batch
     // until none is left.
-    let batches = streams.div_ceil(BATCH);
+    let batches = run.streams.div_ceil(BATCH);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(usize::try_from(batches).unwrap_or(1))
         .max(1);
     let next = AtomicU64::new(0);
-    let (total, matches) = std::thread::scope(|scope| {
+    let counts = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
-                    let (mut total, mut matches) = (0, 0);
+                    let mut counts = Counts::default();
                     loop {
                         let batch = next.fetch_add(1, Ordering::Relaxed);
                         if batch >= batches {
-                            return (total, matches);
+                            return counts;
                         }
-                        let (t, m) = check_batch(seed, batch, streams, &dir);
-                        total += t;
-                        matches += m;
+                        counts = counts + check_batch(&run, batch);
                     }
                 })
             })
             .collect();
-        handles.into_iter().fold((0usize, 0usize), |(t, m), h| {
-            let (bt, bm) = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (t + bt, m + bm)
+        handles.into_iter().fold(Counts::default(), |all, h| {
+            all + h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
         })
     });
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&run.dir);
+    let (seed, streams) = (run.seed, run.streams);
+    let Counts {
+        events,
+        matches,
+        streams_matched,
+    } = counts;
     eprintln!(
-        "difftest: seed {seed}: {streams} streams, {total} events, {matches} matches, 0 \
-         disagreements ({workers} workers)"
+        "difftest {}: seed {seed}: {streams} streams, {events} events, {matches} matches \
+         (in {streams_matched} streams), 0 disagreements ({workers} workers, {:.0} s)",
+        profile.name(),
+        started.elapsed().as_secs_f64()
     );
     if streams >= DEFAULT_STREAMS {
-        assert!(total >= 1_000_000, "only {total} events");
+        assert!(events >= 1_000_000, "only {events} events");
     }
     assert!(
         matches > streams as usize / 10,
-        "streams too tame: {matches} matches"
+        "streams too tame for {}: {matches} matches",
+        profile.name()
     );
+}
+
+#[test]
+fn replay_agrees_with_the_reference_eql_engine() {
+    difftest(Profile::V4);
+}
+
+#[test]
+fn latest_replay_agrees_with_the_reference_eql_engine() {
+    difftest(Profile::Latest);
 }

@@ -1,7 +1,8 @@
 //! `cargo xtask difftest --seed N --streams N`: a longer differential run of replay against
 //! Elastic's Python EQL engine (`eql` 1.0.1) than the test suite's default. It runs the same
-//! test (`sensor-user/tests/replay_difftest.rs`) in release mode with the chosen seed and stream
-//! count; a disagreement fails with the minimal stream that shows it. Needs the venv that
+//! test (`sensor-user/tests/replay_difftest.rs`, one test per embedded rule profile: v4 and
+//! latest) in release mode with the chosen seed and stream count, for each profile; a
+//! disagreement fails with the minimal stream that shows it. Needs the venv that
 //! `cargo xtask setup` creates (`difftest/.venv` with eql 1.0.1).
 
 use std::process::Command;

@@ -329,7 +329,7 @@ fn python_pass(root: &Path, file: &Path, events: u64) -> Result<Pass> {
     }
     let mut cmd = Command::new(&python);
     cmd.arg(root.join("difftest/bench/eql_bench.py"))
-        .arg(root.join("difftest/seed-rule-v4.txt"))
+        .arg(root.join("sensor-user/src/rule/profiles/persistence_ssh_netcon.v4.toml"))
         .arg(file)
         .arg(events.to_string())
         .stdout(Stdio::piped());
