@@ -371,3 +371,50 @@ fn shows_as_eql_again() {
     assert!(text.contains("destination.ip == null"), "{text}");
     assert!(text.contains("host.os.type == \"linux\""), "{text}");
 }
+
+/// Stage 1's condition with its `and` operands written costliest first.
+const STAGE1_V4: &str = "host.os.type == \"linux\" and event.type == \"start\" and event.action == \"exec\" and\n   process.parent.executable == \"/usr/sbin/sshd\"";
+
+/// An `and`'s operands are ordered by their cost rank (action; type and OS; value lists; other
+/// field tests; compound terms), equal ranks in the order written, as `rule show` prints them.
+#[test]
+fn an_and_puts_its_cheapest_operands_first() {
+    assert!(V4.contains(STAGE1_V4));
+    let written = "(process.name == \"a\" or process.name == \"b\") and not (process.name == \"c\") and \
+         cidrmatch(destination.ip, \"10.0.0.0/8\") and process.name like \"x*\" and \
+         destination.ip == \"1.2.3.4\" and destination.port == 22 and \
+         process.parent.executable == \"/usr/sbin/sshd\" and event.type == \"start\" and \
+         host.os.type == \"linux\" and event.action == \"exec\"";
+    let rule = compiled(&V4.replacen(STAGE1_V4, written, 1));
+    assert_eq!(
+        rule.stage1.cond.to_string(),
+        "(event.action == \"exec\" and event.type == \"start\" and host.os.type == \"linux\" and \
+         destination.ip == \"1.2.3.4\" and destination.port == 22 and \
+         process.parent.executable == \"/usr/sbin/sshd\" and \
+         cidrmatch(destination.ip, \"10.0.0.0/8\") and process.name like (\"x*\") and \
+         (process.name == \"a\" or process.name == \"b\") and not process.name == \"c\")"
+    );
+}
+
+/// Tuning with parent executables adds stage 1's parent test when the rule has none.
+#[test]
+fn tuning_adds_a_parent_test_the_rule_lacks() {
+    let without = V4.replacen(
+        STAGE1_V4,
+        "host.os.type == \"linux\" and event.type == \"start\" and event.action == \"exec\"",
+        1,
+    );
+    let rule = compiled(&without);
+    assert_eq!(rule.parent_executables(), None);
+    let parents = ["/usr/sbin/sshd-session".to_owned()];
+    let tuned = rule.tuned(&Tuning {
+        parent_executables: Some(&parents),
+        ..Tuning::default()
+    });
+    assert_eq!(tuned.parent_executables(), Some(parents.to_vec()));
+    assert_eq!(
+        tuned.stage1.cond.to_string(),
+        "(event.action == \"exec\" and host.os.type == \"linux\" and event.type == \"start\" \
+         and process.parent.executable == \"/usr/sbin/sshd-session\")"
+    );
+}
