@@ -243,4 +243,10 @@ fn positions_shift_to_the_file() {
     assert_eq!(err.to_string(), "67:5: x");
     let err = EqlError::new(Pos { line: 3, col: 2 }, "y").shifted(Pos { line: 67, col: 9 });
     assert_eq!(err.to_string(), "69:2: y");
+    let err = EqlError::new(Pos { line: 1, col: 5 }, "z").shifted(Pos { line: 4, col: 9 });
+    assert_eq!(
+        err.to_string(),
+        "4:13: z",
+        "line 1 starts at the origin's column"
+    );
 }

@@ -518,3 +518,20 @@ fn held_lines_may_fill_the_byte_budget_exactly() {
     assert!(e.is_pending("h1", "b"));
     assert!(e.is_pending("h1", "c"));
 }
+
+/// Replaced entries leave stale queue slots; they are dropped once they outnumber the live
+/// ones (with some slack), so the queue stays within twice the keys held plus that slack.
+#[test]
+fn the_queue_is_bounded_by_the_keys_held() {
+    let mut e = engine();
+    for i in 0..5000 {
+        let entity = format!("k{}", i % 10);
+        assert!(e.process(exec(T0, "h1", &entity)).is_none());
+        assert!(
+            e.queue.len() <= 2 * 10 + QUEUE_SLACK,
+            "after {i}: {}",
+            e.queue.len()
+        );
+    }
+    assert_eq!(e.stats().pending, 10);
+}
