@@ -418,3 +418,43 @@ fn tuning_adds_a_parent_test_the_rule_lacks() {
          and process.parent.executable == \"/usr/sbin/sshd-session\")"
     );
 }
+
+/// An event answers each integer and address field from its own value (addresses normalised),
+/// and nothing for a field of another kind.
+#[test]
+fn an_event_answers_its_integer_and_address_fields() {
+    let e = Event {
+        process: Process {
+            pid: Some(11),
+            name: Some("curl".into()),
+            ..Process::default()
+        },
+        parent: Process {
+            pid: Some(12),
+            ..Process::default()
+        },
+        destination: Destination {
+            ip: Some("::ffff:8.8.8.8".parse().expect("ip")),
+            port: Some(443),
+        },
+        source: Destination {
+            ip: Some("10.0.0.1".parse().expect("ip")),
+            port: Some(5000),
+        },
+        ..Event::default()
+    };
+    assert_eq!(e.int(Field::ProcessPid), Some(11));
+    assert_eq!(e.int(Field::ParentPid), Some(12));
+    assert_eq!(e.int(Field::DestinationPort), Some(443));
+    assert_eq!(e.int(Field::SourcePort), Some(5000));
+    assert_eq!(e.int(Field::ProcessName), None);
+    assert_eq!(
+        e.ip(Field::DestinationIp),
+        Some("8.8.8.8".parse().expect("ip"))
+    );
+    assert_eq!(e.ip(Field::SourceIp), Some("10.0.0.1".parse().expect("ip")));
+    assert_eq!(e.ip(Field::ProcessName), None);
+    let none = Event::default();
+    assert_eq!(none.int(Field::ProcessPid), None);
+    assert_eq!(none.ip(Field::SourceIp), None);
+}
