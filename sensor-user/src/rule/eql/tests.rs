@@ -250,3 +250,24 @@ fn positions_shift_to_the_file() {
         "line 1 starts at the origin's column"
     );
 }
+
+/// Every operator of EQL outside the subset is named as such where it stands (not refused as
+/// an unknown character), and so are raw strings.
+#[test]
+fn each_unsupported_operator_is_named() {
+    for op in ["<", "<=", ">", ">=", ":", "+", "-", "*", "/", "%", "|"] {
+        let query =
+            format!("sequence by h with maxspan=1s [a where b {op} 1] by c [d where e == 1] by f");
+        let err = parse(&query).expect_err(&query);
+        assert_eq!((err.pos.line, err.pos.col), (1, 42), "{query}: {err}");
+        assert!(
+            err.message
+                .starts_with(&format!("the operator `{op}` is not supported")),
+            "{query}: {err}"
+        );
+    }
+    let query = "sequence by h with maxspan=1s [a where b == ?\"x\"] by c [d where e == 1] by f";
+    let err = parse(query).expect_err(query);
+    assert_eq!((err.pos.line, err.pos.col), (1, 45), "{err}");
+    assert!(err.message.starts_with("raw strings"), "{err}");
+}
