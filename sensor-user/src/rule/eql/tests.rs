@@ -271,3 +271,31 @@ fn each_unsupported_operator_is_named() {
     assert_eq!((err.pos.line, err.pos.col), (1, 45), "{err}");
     assert!(err.message.starts_with("raw strings"), "{err}");
 }
+
+/// A backquoted field name may hold any character; a character EQL has no use for is refused
+/// where it stands (a `.` included: it only continues a name).
+#[test]
+fn backquoted_names_and_stray_characters() {
+    let q = "sequence by h with maxspan=1s [a where `odd name` == 1] by c [d where e == 1] by f";
+    let seq = parse(q).expect("parses");
+    assert_eq!(
+        seq.stages[0].condition,
+        Expr::Compare {
+            field: f("odd name", 1, 40),
+            value: Literal::Int(1),
+            negated: false
+        }
+    );
+    for (stray, c) in [(".b", '.'), ("!b", '!'), ("#b", '#'), ("\u{e9}", '\u{e9}')] {
+        let q = format!(
+            "sequence by h with maxspan=1s [a where {stray} == 1] by c [d where e == 1] by f"
+        );
+        let err = parse(&q).expect_err(&q);
+        assert_eq!((err.pos.line, err.pos.col), (1, 40), "{q}: {err}");
+        assert_eq!(err.message, format!("unexpected character {c:?}"), "{q}");
+    }
+    let q = "sequence by h with maxspan=1s [a where `odd == 1] by c";
+    let err = parse(q).expect_err(q);
+    assert_eq!((err.pos.line, err.pos.col), (1, 40), "{err}");
+    assert_eq!(err.message, "unterminated `field name`");
+}
