@@ -272,8 +272,9 @@ fn each_unsupported_operator_is_named() {
     assert!(err.message.starts_with("raw strings"), "{err}");
 }
 
-/// A backquoted field name may hold any character; a character EQL has no use for is refused
-/// where it stands (a `.` included: it only continues a name).
+/// A backquoted field name may hold any character, a bare one may start with a letter, `_` or
+/// `@`; a character EQL has no use for is refused where it stands (a `.` included: it only
+/// continues a name).
 #[test]
 fn backquoted_names_and_stray_characters() {
     let q = "sequence by h with maxspan=1s [a where `odd name` == 1] by c [d where e == 1] by f";
@@ -285,6 +286,23 @@ fn backquoted_names_and_stray_characters() {
             value: Literal::Int(1),
             negated: false
         }
+    );
+    let q = "sequence by h with maxspan=1s [a where @timestamp == 1 or _x == 2] by c [d where e == 1] by f";
+    let seq = parse(q).expect("parses");
+    assert_eq!(
+        seq.stages[0].condition,
+        Expr::Or(vec![
+            Expr::Compare {
+                field: f("@timestamp", 1, 40),
+                value: Literal::Int(1),
+                negated: false
+            },
+            Expr::Compare {
+                field: f("_x", 1, 59),
+                value: Literal::Int(2),
+                negated: false
+            },
+        ])
     );
     for (stray, c) in [(".b", '.'), ("!b", '!'), ("#b", '#'), ("\u{e9}", '\u{e9}')] {
         let q = format!(
