@@ -296,6 +296,66 @@ mod tests {
         );
     }
 
+    /// A minimal rule file whose `query` key is `query`, written as given, on line 8.
+    fn minimal(query: &str) -> String {
+        format!(
+            "[rule]\nrule_id = \"x\"\nname = \"n\"\ndescription = \" d \"\nrisk_score = 1\n\
+             severity = \"low\"\ntype = \"eql\"\n{query}\n"
+        )
+    }
+
+    /// However the query string is quoted, an error in it is placed in the file: past a one-line
+    /// string's quote, past the newline (LF or CRLF) that follows a multi-line string's quotes.
+    #[test]
+    fn a_query_error_is_placed_whatever_the_quoting() {
+        let bad = "sequence by host.id with maxspan=1";
+        let cases = [
+            (format!("query = '{bad}'"), (8, 43)),
+            (format!("query = \"{bad}\""), (8, 43)),
+            (format!("query   =   '{bad}'"), (8, 47)),
+            (format!("query = '''{bad}'''"), (8, 45)),
+            (format!("query = '''\n{bad}'''"), (9, 34)),
+            (format!("query = \"\"\"\n{bad}\"\"\""), (9, 34)),
+            (format!("query = '''\r\n  {bad}'''"), (9, 36)),
+        ];
+        for (line, (want_line, want_col)) in cases {
+            let err = parse(&minimal(&line), "r.toml").expect_err(&line);
+            assert_eq!(
+                err.location,
+                Some(Location {
+                    line: want_line,
+                    column: want_col
+                }),
+                "{line:?}: {err}"
+            );
+            assert!(err.message.contains("is not a duration"), "{err}");
+        }
+    }
+
+    /// `language`, when present, must be EQL too; `version` is kept as written; the description
+    /// is trimmed; a user's file is a custom ruleset.
+    #[test]
+    fn language_version_and_description() {
+        let query = "query = '''\nsequence by host.id with maxspan=1s\n  [process where host.os.type == \"linux\"] by process.entity_id\n  [network where host.os.type == \"linux\"] by process.parent.entity_id\n'''";
+        let ok = minimal(query);
+        let file = parse(&ok, "r.toml").expect("loads");
+        assert_eq!(file.meta.description, "d");
+        assert_eq!(file.meta.version, None);
+        assert_eq!(file.meta.ruleset, CUSTOM_RULESET);
+        assert_eq!(file.query_origin, Pos { line: 9, col: 1 });
+        let with = |extra: &str| ok.replacen("[rule]\n", &format!("[rule]\n{extra}\n"), 1);
+        let file = parse(&with("language = \"eql\""), "r.toml").expect("eql is fine");
+        assert_eq!(file.query_origin, Pos { line: 10, col: 1 });
+        let err = parse(&with("language = \"kuery\""), "r.toml").expect_err("kuery");
+        assert_eq!(
+            err.to_string(),
+            "r.toml:2:12: language = \"kuery\": only EQL rules can run here"
+        );
+        let v = |text: &str| parse(&with(text), "r.toml").expect("loads").meta.version;
+        assert_eq!(v("version = \"2.1\""), Some("2.1".to_owned()));
+        assert_eq!(v("version = 7"), Some("7".to_owned()));
+    }
+
     #[test]
     fn not_a_rule_or_not_eql_is_refused_with_a_place() {
         let err = parse("[metadata]\nx = 1\n", "f.toml").expect_err("no rule");

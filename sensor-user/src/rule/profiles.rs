@@ -134,4 +134,18 @@ mod tests {
         assert_eq!(Profile::V4.rule().meta.version.as_deref(), Some("4"));
         assert!(Profile::Latest.rule().meta.name.contains("Suspicious"));
     }
+
+    /// A source shows as the profile's name or the file's path.
+    #[test]
+    fn sources_show_what_they_are() {
+        assert_eq!(RuleSource::default().to_string(), "embedded profile v4");
+        assert_eq!(
+            RuleSource::Profile(Profile::Latest).to_string(),
+            "embedded profile latest"
+        );
+        assert_eq!(
+            RuleSource::File(PathBuf::from("/etc/sshd-sensor/rule.toml")).to_string(),
+            "/etc/sshd-sensor/rule.toml"
+        );
+    }
 }

@@ -371,3 +371,90 @@ fn shows_as_eql_again() {
     assert!(text.contains("destination.ip == null"), "{text}");
     assert!(text.contains("host.os.type == \"linux\""), "{text}");
 }
+
+/// Stage 1's condition with its `and` operands written costliest first.
+const STAGE1_V4: &str = "host.os.type == \"linux\" and event.type == \"start\" and event.action == \"exec\" and\n   process.parent.executable == \"/usr/sbin/sshd\"";
+
+/// An `and`'s operands are ordered by their cost rank (action; type and OS; value lists; other
+/// field tests; compound terms), equal ranks in the order written, as `rule show` prints them.
+#[test]
+fn an_and_puts_its_cheapest_operands_first() {
+    assert!(V4.contains(STAGE1_V4));
+    let written = "(process.name == \"a\" or process.name == \"b\") and not (process.name == \"c\") and \
+         cidrmatch(destination.ip, \"10.0.0.0/8\") and process.name like \"x*\" and \
+         destination.ip == \"1.2.3.4\" and destination.port == 22 and \
+         process.parent.executable == \"/usr/sbin/sshd\" and event.type == \"start\" and \
+         host.os.type == \"linux\" and event.action == \"exec\"";
+    let rule = compiled(&V4.replacen(STAGE1_V4, written, 1));
+    assert_eq!(
+        rule.stage1.cond.to_string(),
+        "(event.action == \"exec\" and event.type == \"start\" and host.os.type == \"linux\" and \
+         destination.ip == \"1.2.3.4\" and destination.port == 22 and \
+         process.parent.executable == \"/usr/sbin/sshd\" and \
+         cidrmatch(destination.ip, \"10.0.0.0/8\") and process.name like (\"x*\") and \
+         (process.name == \"a\" or process.name == \"b\") and not process.name == \"c\")"
+    );
+}
+
+/// Tuning with parent executables adds stage 1's parent test when the rule has none.
+#[test]
+fn tuning_adds_a_parent_test_the_rule_lacks() {
+    let without = V4.replacen(
+        STAGE1_V4,
+        "host.os.type == \"linux\" and event.type == \"start\" and event.action == \"exec\"",
+        1,
+    );
+    let rule = compiled(&without);
+    assert_eq!(rule.parent_executables(), None);
+    let parents = ["/usr/sbin/sshd-session".to_owned()];
+    let tuned = rule.tuned(&Tuning {
+        parent_executables: Some(&parents),
+        ..Tuning::default()
+    });
+    assert_eq!(tuned.parent_executables(), Some(parents.to_vec()));
+    assert_eq!(
+        tuned.stage1.cond.to_string(),
+        "(event.action == \"exec\" and host.os.type == \"linux\" and event.type == \"start\" \
+         and process.parent.executable == \"/usr/sbin/sshd-session\")"
+    );
+}
+
+/// An event answers each integer and address field from its own value (addresses normalised),
+/// and nothing for a field of another kind.
+#[test]
+fn an_event_answers_its_integer_and_address_fields() {
+    let e = Event {
+        process: Process {
+            pid: Some(11),
+            name: Some("curl".into()),
+            ..Process::default()
+        },
+        parent: Process {
+            pid: Some(12),
+            ..Process::default()
+        },
+        destination: Destination {
+            ip: Some("::ffff:8.8.8.8".parse().expect("ip")),
+            port: Some(443),
+        },
+        source: Destination {
+            ip: Some("10.0.0.1".parse().expect("ip")),
+            port: Some(5000),
+        },
+        ..Event::default()
+    };
+    assert_eq!(e.int(Field::ProcessPid), Some(11));
+    assert_eq!(e.int(Field::ParentPid), Some(12));
+    assert_eq!(e.int(Field::DestinationPort), Some(443));
+    assert_eq!(e.int(Field::SourcePort), Some(5000));
+    assert_eq!(e.int(Field::ProcessName), None);
+    assert_eq!(
+        e.ip(Field::DestinationIp),
+        Some("8.8.8.8".parse().expect("ip"))
+    );
+    assert_eq!(e.ip(Field::SourceIp), Some("10.0.0.1".parse().expect("ip")));
+    assert_eq!(e.ip(Field::ProcessName), None);
+    let none = Event::default();
+    assert_eq!(none.int(Field::ProcessPid), None);
+    assert_eq!(none.ip(Field::SourceIp), None);
+}

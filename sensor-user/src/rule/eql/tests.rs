@@ -243,4 +243,77 @@ fn positions_shift_to_the_file() {
     assert_eq!(err.to_string(), "67:5: x");
     let err = EqlError::new(Pos { line: 3, col: 2 }, "y").shifted(Pos { line: 67, col: 9 });
     assert_eq!(err.to_string(), "69:2: y");
+    let err = EqlError::new(Pos { line: 1, col: 5 }, "z").shifted(Pos { line: 4, col: 9 });
+    assert_eq!(
+        err.to_string(),
+        "4:13: z",
+        "line 1 starts at the origin's column"
+    );
+}
+
+/// Every operator of EQL outside the subset is named as such where it stands (not refused as
+/// an unknown character), and so are raw strings.
+#[test]
+fn each_unsupported_operator_is_named() {
+    for op in ["<", "<=", ">", ">=", ":", "+", "-", "*", "/", "%", "|"] {
+        let query =
+            format!("sequence by h with maxspan=1s [a where b {op} 1] by c [d where e == 1] by f");
+        let err = parse(&query).expect_err(&query);
+        assert_eq!((err.pos.line, err.pos.col), (1, 42), "{query}: {err}");
+        assert!(
+            err.message
+                .starts_with(&format!("the operator `{op}` is not supported")),
+            "{query}: {err}"
+        );
+    }
+    let query = "sequence by h with maxspan=1s [a where b == ?\"x\"] by c [d where e == 1] by f";
+    let err = parse(query).expect_err(query);
+    assert_eq!((err.pos.line, err.pos.col), (1, 45), "{err}");
+    assert!(err.message.starts_with("raw strings"), "{err}");
+}
+
+/// A backquoted field name may hold any character, a bare one may start with a letter, `_` or
+/// `@`; a character EQL has no use for is refused where it stands (a `.` included: it only
+/// continues a name).
+#[test]
+fn backquoted_names_and_stray_characters() {
+    let q = "sequence by h with maxspan=1s [a where `odd name` == 1] by c [d where e == 1] by f";
+    let seq = parse(q).expect("parses");
+    assert_eq!(
+        seq.stages[0].condition,
+        Expr::Compare {
+            field: f("odd name", 1, 40),
+            value: Literal::Int(1),
+            negated: false
+        }
+    );
+    let q = "sequence by h with maxspan=1s [a where @timestamp == 1 or _x == 2] by c [d where e == 1] by f";
+    let seq = parse(q).expect("parses");
+    assert_eq!(
+        seq.stages[0].condition,
+        Expr::Or(vec![
+            Expr::Compare {
+                field: f("@timestamp", 1, 40),
+                value: Literal::Int(1),
+                negated: false
+            },
+            Expr::Compare {
+                field: f("_x", 1, 59),
+                value: Literal::Int(2),
+                negated: false
+            },
+        ])
+    );
+    for (stray, c) in [(".b", '.'), ("!b", '!'), ("#b", '#'), ("\u{e9}", '\u{e9}')] {
+        let q = format!(
+            "sequence by h with maxspan=1s [a where {stray} == 1] by c [d where e == 1] by f"
+        );
+        let err = parse(&q).expect_err(&q);
+        assert_eq!((err.pos.line, err.pos.col), (1, 40), "{q}: {err}");
+        assert_eq!(err.message, format!("unexpected character {c:?}"), "{q}");
+    }
+    let q = "sequence by h with maxspan=1s [a where `odd == 1] by c";
+    let err = parse(q).expect_err(q);
+    assert_eq!((err.pos.line, err.pos.col), (1, 40), "{err}");
+    assert_eq!(err.message, "unterminated `field name`");
 }

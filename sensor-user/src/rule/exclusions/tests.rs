@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use ipnetwork::IpNetwork;
 
-use super::{Exclusions, normalize_ip};
+use super::{Exclusions, excluded_networks, normalize_ip};
 use crate::rule::seed::{EXCLUDED_CIDRS, EXCLUDED_IP};
 
 fn ip(s: &str) -> IpAddr {
@@ -260,4 +260,17 @@ fn user_v6_ranges_over_mapped_space_cover_v4() {
     let low = Exclusions::new(&[net("::/96")], &[], &[]);
     assert!(excluded(&low, "::"));
     assert!(!excluded(&low, "8.8.8.8"));
+}
+
+/// The kernel's list: the seed's `0.0.0.0`, its ranges in the order written, then the user's.
+#[test]
+fn excluded_networks_are_the_seed_then_the_user_ranges() {
+    let extra = [net("8.8.8.0/24"), net("fc00::/7")];
+    let want: Vec<IpNetwork> = [net(EXCLUDED_IP)]
+        .into_iter()
+        .chain(seed_networks())
+        .chain(extra)
+        .collect();
+    assert_eq!(excluded_networks(&extra), want);
+    assert_eq!(excluded_networks(&[]), want[..want.len() - 2]);
 }

@@ -4,7 +4,8 @@
 use super::{MS, S, T0, connect, engine, exec, ip, net, run};
 use crate::event::TimestampNs;
 use crate::rule::engine::{Engine, Limits, RuleConfig};
-use crate::rule::seed::MAXSPAN_NS;
+use crate::rule::seed::{EXCLUDED_CIDRS, EXCLUDED_IP, MAXSPAN_NS};
+use ipnetwork::IpNetwork;
 
 #[test]
 fn default_config_is_the_seed() {
@@ -193,6 +194,53 @@ fn user_added_exclusions() {
     wget.process.executable = Some("/usr/bin/wget".to_owned());
     wget.destination.ip = Some(ip("10.0.0.1"));
     assert!(!e.is_stage2(&wget));
+}
+
+/// The kernel's ranges and the live pipeline's early drops are the seed's exclusions plus the
+/// configured ones, exactly.
+#[test]
+fn the_prefilters_get_the_configured_exclusions() {
+    let config = RuleConfig {
+        extra_excluded_cidrs: vec![net("8.8.8.0/24")],
+        extra_excluded_names: vec!["backup".to_owned()],
+        extra_excluded_executables: vec!["/opt/agent/bin/agent".to_owned()],
+        ..RuleConfig::default()
+    };
+    let mut want: Vec<IpNetwork> = EXCLUDED_CIDRS
+        .iter()
+        .chain([&EXCLUDED_IP, &"8.8.8.0/24"])
+        .map(|c| net(c))
+        .collect();
+    want.sort();
+    let mut got = config.kernel_excluded_networks();
+    got.sort();
+    assert_eq!(got, want);
+    let e = Engine::new(config, Limits::default());
+    let ex = e.exclusions();
+    assert!(ex.excludes_destination(Some(ip("8.8.8.8"))));
+    assert!(ex.excludes_destination(Some(ip("10.0.0.1"))));
+    assert!(ex.excludes_destination(None));
+    assert!(!ex.excludes_destination(Some(ip("8.8.9.8"))));
+    assert!(ex.excludes_process(None, Some("backup")));
+    assert!(ex.excludes_process(Some("/opt/agent/bin/agent"), None));
+    assert!(ex.excludes_process(None, Some("sshd")));
+    assert!(!ex.excludes_process(Some("/usr/bin/curl"), Some("curl")));
+}
+
+/// An event dropped as excluded before the engine still counts and moves event time on, so
+/// a stage 1 older than maxspan expires.
+#[test]
+fn a_skipped_event_counts_and_moves_time_on() {
+    let mut e = engine();
+    assert!(e.process(exec(T0, "h1", "b")).is_none());
+    e.skip_excluded(T0 + MAXSPAN_NS + 1);
+    let stats = e.stats();
+    assert_eq!(
+        (stats.events, stats.expired, stats.pending),
+        (2, 1, 0),
+        "{stats:?}"
+    );
+    assert!(!e.is_pending("h1", "b"));
 }
 
 #[test]

@@ -492,3 +492,46 @@ fn held_lines_are_bounded_in_bytes_evicting_the_oldest() {
     assert_eq!(e.stats().evicted_bytes, 2);
     assert_eq!(e.stats().pending, 0);
 }
+
+/// Eviction for bytes stops as soon as the lines held fit the budget: exactly the budget is
+/// within it.
+#[test]
+fn held_lines_may_fill_the_byte_budget_exactly() {
+    let mut e = Engine::new(
+        RuleConfig::default(),
+        Limits {
+            max_held_bytes: 2000,
+            ..Limits::default()
+        },
+    );
+    run(
+        &mut e,
+        [
+            exec_with_line(T0, "h1", "a", 1000),
+            exec_with_line(T0 + MS, "h1", "b", 1000),
+            exec_with_line(T0 + 2 * MS, "h1", "c", 1000),
+        ],
+    );
+    let stats = e.stats();
+    assert_eq!((stats.evicted_bytes, stats.pending), (1, 2), "{stats:?}");
+    assert!(!e.is_pending("h1", "a"));
+    assert!(e.is_pending("h1", "b"));
+    assert!(e.is_pending("h1", "c"));
+}
+
+/// Replaced entries leave stale queue slots; they are dropped once they outnumber the live
+/// ones (with some slack), so the queue stays within twice the keys held plus that slack.
+#[test]
+fn the_queue_is_bounded_by_the_keys_held() {
+    let mut e = engine();
+    for i in 0..5000 {
+        let entity = format!("k{}", i % 10);
+        assert!(e.process(exec(T0, "h1", &entity)).is_none());
+        assert!(
+            e.queue.len() <= 2 * 10 + QUEUE_SLACK,
+            "after {i}: {}",
+            e.queue.len()
+        );
+    }
+    assert_eq!(e.stats().pending, 10);
+}
