@@ -98,7 +98,7 @@ impl Diagnostics {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::cell::RefCell;
     use std::io;
     use std::rc::Rc;
@@ -107,7 +107,7 @@ mod tests {
 
     /// A writer the test reads back.
     #[derive(Clone, Default)]
-    struct Shared(Rc<RefCell<Vec<u8>>>);
+    pub(in crate::replay) struct Shared(Rc<RefCell<Vec<u8>>>);
 
     impl Write for Shared {
         fn write(&mut self, b: &[u8]) -> io::Result<usize> {
@@ -122,13 +122,14 @@ mod tests {
 
     impl Shared {
         /// The lines written since the last call.
-        fn take(&self) -> Vec<String> {
+        pub(in crate::replay) fn take(&self) -> Vec<String> {
             let text = String::from_utf8(std::mem::take(&mut *self.0.borrow_mut())).expect("utf-8");
             text.lines().map(str::to_owned).collect()
         }
     }
 
-    const P: &str = "sshd-sensor: replay: ";
+    /// What every line starts with.
+    pub(in crate::replay) const P: &str = "sshd-sensor: replay: ";
 
     /// Every skipped line and late event is counted; only the first `report_first` of each are
     /// reported, a full buffer once; the summary gives the totals and how many were not shown.
