@@ -219,24 +219,37 @@ mod tests {
         );
         assert_eq!((r.late, r.forced, r.peak), (0, 0, 4));
         assert_eq!(r.said, Vec::<String>::new());
+        // The queue's front goes first when it is older than the heap's top.
+        let r = run(&[&[10_000, 13_000, 11_500]], 5_000, 100);
+        assert_eq!(r.order, [(10_000, 0, 1), (11_500, 0, 3), (13_000, 0, 2)]);
+        assert_eq!((r.late, r.forced, r.peak), (0, 0, 3));
     }
 
-    /// An event older than one already released is reported with how far behind it is, and
-    /// replayed (late), not dropped; what was in time is released as soon as no input can
-    /// still bring an earlier event.
+    /// An event older than one already released is reported with how far behind the newest
+    /// released it is, and replayed (late), not dropped; what was in time is released as soon
+    /// as no input can still bring an earlier event.
     #[test]
     fn an_event_beyond_the_tolerance_is_reported_and_replayed_late() {
-        let r = run(&[&[10_000, 13_000, 5_000]], 2_000, 100);
-        assert_eq!(r.order, [(10_000, 0, 1), (5_000, 0, 3), (13_000, 0, 2)]);
-        assert_eq!((r.late, r.forced, r.peak), (1, 0, 2));
+        let r = run(&[&[10_000, 13_000, 5_000, 16_000, 12_000]], 2_000, 100);
         assert_eq!(
-            r.said,
-            [format!(
-                "{P}in0:3: event is 5.000s older than events already replayed, beyond the \
+            r.order,
+            [
+                (10_000, 0, 1),
+                (5_000, 0, 3),
+                (13_000, 0, 2),
+                (12_000, 0, 5),
+                (16_000, 0, 4)
+            ]
+        );
+        assert_eq!((r.late, r.forced, r.peak), (2, 0, 2));
+        let late = |line, secs| {
+            format!(
+                "{P}in0:{line}: event is {secs}s older than events already replayed, beyond the \
                  tolerated disorder (--max-disorder); replayed late, so a match that needed it \
                  in order may be missed"
-            )]
-        );
+            )
+        };
+        assert_eq!(r.said, [late(3, "5.000"), late(5, "1.000")]);
     }
 
     /// Beyond `capacity` held events the oldest is released early (said once, each counted),
