@@ -359,3 +359,84 @@ fn event_of_line(raw: &[u8]) -> Option<Event> {
     let f = fields::parse(raw).ok()?;
     convert::check(&f).ok().map(|p| convert::event(f, p))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::time::parse_rfc3339;
+    use crate::rule::RuleConfig;
+
+    const STAGE2: &str = r#"{"@timestamp":"2024-05-01T12:00:01Z","event":{"category":["network"],"type":["start"],"action":"connection_attempted"},"host":{"id":"h","os":{"type":"linux"}},"process":{"name":"curl","parent":{"entity_id":"p1"}},"destination":{"ip":"8.8.8.8"}}"#;
+
+    fn classified(line: &str, spare: &mut Spare) -> Classified {
+        let relevance = Relevance::new(&RuleConfig::default());
+        classify(
+            line.as_bytes(),
+            &relevance,
+            spare,
+            &mut DateCache::default(),
+        )
+        .expect("valid")
+    }
+
+    /// A stage 2 whose join key is plain text of its line is held as the line and where the key
+    /// lies in it (and the key's hint); one whose key is not (escaped) is built whole.
+    #[test]
+    fn a_stage2_is_held_as_its_line_and_key() {
+        let mut spare = Spare::default();
+        let (ts, body) = classified(STAGE2, &mut spare);
+        assert_eq!(Some(ts), parse_rfc3339("2024-05-01T12:00:01Z"));
+        let Some(Body::Stage2Line(held)) = body else {
+            panic!("not held as its line");
+        };
+        assert_eq!(held.key(), (Some("h"), Some("p1")));
+        assert_eq!(held.hint(), Some(ParentHint::of("p1")));
+        assert_eq!(held.raw(), STAGE2.as_bytes());
+        assert_eq!(held.into_raw(), STAGE2.as_bytes());
+        // Without host.id: the key's other half.
+        let line = STAGE2.replace(r#""id":"h","#, "");
+        let Some(Body::Stage2Line(held)) = classified(&line, &mut spare).1 else {
+            panic!("not held as its line");
+        };
+        assert_eq!(held.key(), (None, Some("p1")));
+        // An escaped key is not a slice of the line.
+        let line = STAGE2.replace(r#""entity_id":"p1""#, r#""entity_id":"p\u0031""#);
+        let Some(Body::Stage2 { event, raw }) = classified(&line, &mut spare).1 else {
+            panic!("not built");
+        };
+        assert_eq!(event.parent.entity_id.as_deref(), Some("p1"));
+        assert_eq!(event.host_id.as_deref(), Some("h"));
+        assert_eq!(&*raw, line.as_bytes());
+    }
+
+    /// Spare keeps at most 64 buffers of at most 16 KiB each.
+    #[test]
+    fn spare_is_bounded() {
+        let mut spare = Spare::default();
+        spare.put(Vec::with_capacity(16 * 1024 + 1));
+        assert_eq!(spare.0.len(), 0, "a large buffer is dropped");
+        spare.put(Vec::with_capacity(16 * 1024));
+        assert_eq!(spare.0.len(), 1);
+        for _ in 0..70 {
+            spare.put(Vec::with_capacity(100));
+        }
+        assert_eq!(spare.0.len(), 64);
+    }
+
+    /// Items are equal exactly when their keys are (as their order says).
+    #[test]
+    fn items_are_equal_by_key() {
+        let item = |timestamp, input, line| Item {
+            timestamp,
+            input,
+            line,
+            body: Body::Stage1(Box::default()),
+        };
+        assert!(item(5, 1, 2) == item(5, 1, 2));
+        for other in [item(6, 1, 2), item(5, 0, 2), item(5, 1, 3)] {
+            assert!(item(5, 1, 2) != other);
+            assert_ne!(item(5, 1, 2).cmp(&other), Ordering::Equal);
+        }
+        assert_eq!(item(5, 1, 2).key(), (5, 1, 2));
+    }
+}
