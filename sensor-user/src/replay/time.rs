@@ -191,9 +191,31 @@ mod tests {
             "1700000000000",
             "2262-04-12T00:00:00Z",
             "２023-11-14T22:13:20Z",
+            "2023/11-14T22:13:20Z",
+            "2023-11/14T22:13:20Z",
+            "2023-11-14X22:13:20Z",
+            "2023-11-14T22-13:20Z",
+            "2023-11-14T22:13-20Z",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
         }
         assert!(parse_rfc3339("2024-02-29T00:00:00Z").is_some());
+    }
+
+    /// One cache across many strings gives each its own answer: reused only for the same date
+    /// and time of day.
+    #[test]
+    fn the_date_cache_gives_the_same_answers() {
+        let mut cache = DateCache::default();
+        let base = 1_700_000_000 * 1_000_000_000;
+        for (s, want) in [
+            ("2023-11-14T22:13:20Z", Some(base)),
+            ("2023-11-14T22:13:20.5Z", Some(base + 500_000_000)),
+            ("2023-11-15T22:13:20Z", Some(base + 86_400 * 1_000_000_000)),
+            ("2023-11-15T22:13:2xZ", None),
+            ("2023-11-14T22:13:21+00:00", Some(base + 1_000_000_000)),
+        ] {
+            assert_eq!(parse_rfc3339_with(s, &mut cache), want, "{s}");
+        }
     }
 }
