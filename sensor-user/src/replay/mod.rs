@@ -229,3 +229,67 @@ fn with_original(event: Arc<Event>, raw: Option<&[u8]>) -> Arc<Event> {
     event.original = Some(Arc::new(original));
     Arc::new(event)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    fn input(name: &str, text: String) -> Input {
+        Input {
+            name: name.into(),
+            reader: Box::new(Cursor::new(text.into_bytes())),
+        }
+    }
+
+    /// Validate-only counts lines, bytes (a too-long line's too), JSON documents and bad lines
+    /// (not JSON, or too long) over all inputs, and skips blank lines; the default line limit
+    /// is 1 MiB, inclusive.
+    #[test]
+    fn validate_only_counts_as_replay_reads() {
+        let max = DEFAULT_MAX_LINE_BYTES;
+        let string_of = |len: usize| format!("\"{}\"", "x".repeat(len - 2));
+        let first = [
+            r#"{"a":1}"#.to_owned(),
+            String::new(),
+            "{no".into(),
+            string_of(max),
+        ];
+        let second = ["  ".to_owned(), string_of(max + 1), "[1,2]".into()];
+        let summary = validate_only(
+            vec![input("a", first.join("\n")), input("b", second.join("\n"))],
+            max,
+        )
+        .expect("read");
+        let bytes: usize = first.iter().chain(&second).map(String::len).sum();
+        assert_eq!(
+            (
+                summary.lines,
+                summary.bytes,
+                summary.events,
+                summary.bad_lines
+            ),
+            (7, bytes as u64, 3, 2)
+        );
+    }
+
+    /// An alert's event gets its original document when its line parses, and stays as it was
+    /// when there is no line or it does not parse.
+    #[test]
+    fn with_original_attaches_the_parsed_line() {
+        let event = Arc::new(Event {
+            timestamp: 5,
+            host_id: Some("h".into()),
+            ..Event::default()
+        });
+        let got = with_original(event.clone(), Some(br#"{"a":[1,"x"]}"#));
+        let want = Event {
+            original: Some(Arc::new(serde_json::json!({"a": [1, "x"]}))),
+            ..(*event).clone()
+        };
+        assert_eq!(*got, want);
+        assert_eq!(*with_original(event.clone(), None), *event);
+        assert_eq!(*with_original(event.clone(), Some(b"{nope")), *event);
+    }
+}
