@@ -292,4 +292,82 @@ mod tests {
         assert_eq!(*with_original(event.clone(), None), *event);
         assert_eq!(*with_original(event.clone(), Some(b"{nope")), *event);
     }
+
+    /// `2024-05-01T12:00:00Z` plus `ms` milliseconds.
+    fn at(ms: u64) -> String {
+        let s = ms / 1000;
+        format!(
+            "2024-05-01T12:{:02}:{:02}.{:03}Z",
+            s / 60,
+            s % 60,
+            ms % 1000
+        )
+    }
+
+    /// `pairs` sequences of one session (a stage 1 and, half a second later, its stage 2)
+    /// two seconds apart, with an irrelevant event and a bad line after each.
+    fn sessions(pairs: u64) -> Vec<String> {
+        let mut lines = Vec::new();
+        for k in 0..pairs {
+            let t = k * 2000;
+            lines.push(format!(
+                r#"{{"@timestamp":"{}","event":{{"category":"process","type":"start","action":"exec"}},"host":{{"id":"h","os":{{"type":"linux"}}}},"process":{{"entity_id":"p1","parent":{{"executable":"/usr/sbin/sshd"}}}}}}"#,
+                at(t)
+            ));
+            lines.push(format!(
+                r#"{{"@timestamp":"{}","event":{{"category":["network"],"type":["start"],"action":"connection_attempted"}},"host":{{"id":"h","os":{{"type":"linux"}}}},"process":{{"name":"curl","parent":{{"entity_id":"p1"}}}},"destination":{{"ip":"8.8.8.8"}}}}"#,
+                at(t + 500)
+            ));
+            lines.push(format!(
+                r#"{{"@timestamp":"{}","event":{{"category":"process"}}}}"#,
+                at(t + 600)
+            ));
+            lines.push("{bad".into());
+        }
+        lines
+    }
+
+    /// Replay counts every line, byte, event and relevant event of all inputs, prints each
+    /// alert with its original documents, and applies live mode's alert cap (100 per session
+    /// and window) only when asked to, counting what it suppressed.
+    #[test]
+    fn replay_counts_and_caps_as_asked() {
+        let lines = sessions(101);
+        let bytes: usize = lines.iter().map(String::len).sum();
+        for (rate_cap, printed, suppressed) in [(true, 100, 1), (false, 101, 0)] {
+            let opts = Options {
+                rate_cap,
+                ..Options::default()
+            };
+            let mut diag = Diagnostics::new(Box::new(io::sink()), 0);
+            let mut alerts = 0u64;
+            let summary = replay(
+                vec![input("a", lines.join("\n"))],
+                &opts,
+                &mut diag,
+                |alert| {
+                    assert!(alert.stage1.original.is_some() && alert.stage2.original.is_some());
+                    alerts += 1;
+                    Ok(())
+                },
+            )
+            .expect("replay");
+            assert_eq!(
+                (
+                    summary.lines,
+                    summary.bytes,
+                    summary.events,
+                    summary.relevant,
+                    summary.bad_lines
+                ),
+                (404, bytes as u64, 303, 202, 101),
+                "rate cap {rate_cap}"
+            );
+            assert_eq!(
+                (alerts, summary.alerts_printed, summary.alerts_suppressed),
+                (printed, printed, suppressed),
+                "rate cap {rate_cap}"
+            );
+        }
+    }
 }
