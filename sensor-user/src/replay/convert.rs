@@ -245,7 +245,151 @@ fn owned(s: Option<Str<'_>>) -> Option<String> {
 mod tests {
     use std::net::IpAddr;
 
-    use super::{plain_ipv4, plain_ipv6};
+    use super::{FieldError, check, event, plain_ipv4, plain_ipv6};
+    use crate::event::{Destination, Event, Process};
+    use crate::replay::fields;
+    use crate::replay::time::parse_rfc3339;
+
+    /// `line` checked and converted.
+    fn convert(line: &str) -> Result<Event, FieldError> {
+        let f = fields::parse(line.as_bytes()).expect("JSON");
+        let p = check(&f)?;
+        Ok(event(f, p))
+    }
+
+    fn time(s: &str) -> i64 {
+        parse_rfc3339(s).expect("time")
+    }
+
+    /// Every field the event has is taken from its document field: strings owned, lists
+    /// whole, times parsed, an IPv4-mapped destination normalised, the rest of the event empty.
+    #[test]
+    fn an_event_has_every_field_of_its_document() {
+        let line = r#"{"@timestamp":"2024-05-01T12:00:00.5Z","host":{"id":"h1","name":"web1","os":{"type":"linux"}},"event":{"category":["network"],"type":["start","connection"],"action":"connection_attempted"},"process":{"pid":1234,"entity_id":"e1","executable":"/usr/bin/curl","name":"curl","args":["curl","-s"],"command_line":"curl -s","start":"2024-05-01T11:59:59Z","user":{"id":"1000","name":"alice"},"group":{"id":1001},"parent":{"pid":900,"entity_id":"e0","executable":"/usr/bin/bash","name":"bash","args":["-bash"],"command_line":"-bash","start":"2024-05-01T11:00:00Z","user":{"id":"0","name":"root"},"group":{"id":"2"}}},"user":{"id":"7","name":"top"},"group":{"id":8},"destination":{"ip":"::ffff:1.2.3.4","port":443},"source":{"ip":"2001:db8::1","port":50000},"network":{"transport":"tcp"}}"#;
+        let want = Event {
+            timestamp: time("2024-05-01T12:00:00.5Z"),
+            host_id: Some("h1".into()),
+            host_name: Some("web1".into()),
+            host_os_type: Some("linux".into()),
+            category: vec!["network".into()],
+            event_type: vec!["start".into(), "connection".into()],
+            action: Some("connection_attempted".into()),
+            process: Process {
+                pid: Some(1234),
+                entity_id: Some("e1".into()),
+                executable: Some("/usr/bin/curl".into()),
+                name: Some("curl".into()),
+                args: Some(vec!["curl".into(), "-s".into()]),
+                args_truncated: false,
+                command_line: Some("curl -s".into()),
+                user_id: Some(1000),
+                user_name: Some("alice".into()),
+                group_id: Some(1001),
+                start: Some(time("2024-05-01T11:59:59Z")),
+            },
+            parent: Process {
+                pid: Some(900),
+                entity_id: Some("e0".into()),
+                executable: Some("/usr/bin/bash".into()),
+                name: Some("bash".into()),
+                args: Some(vec!["-bash".into()]),
+                args_truncated: false,
+                command_line: Some("-bash".into()),
+                user_id: Some(0),
+                user_name: Some("root".into()),
+                group_id: Some(2),
+                start: Some(time("2024-05-01T11:00:00Z")),
+            },
+            destination: Destination {
+                ip: Some("1.2.3.4".parse().expect("ip")),
+                port: Some(443),
+            },
+            source: Destination {
+                ip: Some("2001:db8::1".parse().expect("ip")),
+                port: Some(50000),
+            },
+            transport: Some("tcp".into()),
+            session: None,
+            original: None,
+            raw: None,
+        };
+        assert_eq!(convert(line), Ok(want));
+        // The top-level `user.*` and `group.*` stand in for an absent `process.user.*` and
+        // `process.group.*`; everything else absent stays null.
+        let line = r#"{"@timestamp":"2024-05-01T12:00:00Z","event":{"category":"process"},"user":{"id":"7","name":"top"},"group":{"id":8}}"#;
+        let want = Event {
+            timestamp: time("2024-05-01T12:00:00Z"),
+            category: vec!["process".into()],
+            process: Process {
+                user_id: Some(7),
+                user_name: Some("top".into()),
+                group_id: Some(8),
+                ..Process::default()
+            },
+            ..Event::default()
+        };
+        assert_eq!(convert(line), Ok(want));
+    }
+
+    /// An unparsable value is an error naming the field and quoting the value, with its short
+    /// kind for the counters; `@timestamp` and `event.category` are required.
+    #[test]
+    fn each_bad_field_is_named() {
+        let doc = |extra: &str| {
+            format!(
+                r#"{{"@timestamp":"2024-05-01T12:00:00Z","event":{{"category":"process"}}{extra}}}"#
+            )
+        };
+        let time_err = |field, value: &str| FieldError::Time {
+            field,
+            value: value.into(),
+        };
+        let ip_err = |field, value: &str| FieldError::Ip {
+            field,
+            value: value.into(),
+        };
+        for (line, want, kind) in [
+            (
+                r#"{"event":{"category":"process"}}"#.to_owned(),
+                FieldError::Missing("@timestamp"),
+                "missing field",
+            ),
+            (
+                r#"{"@timestamp":"2024-05-01T12:00:00Z"}"#.to_owned(),
+                FieldError::Missing("event.category"),
+                "missing field",
+            ),
+            (
+                r#"{"@timestamp":"noon","event":{"category":"process"}}"#.to_owned(),
+                time_err("@timestamp", "noon"),
+                "bad time",
+            ),
+            (
+                doc(r#","process":{"start":"x"}"#),
+                time_err("process.start", "x"),
+                "bad time",
+            ),
+            (
+                doc(r#","process":{"parent":{"start":"2024-05-01"}}"#),
+                time_err("process.parent.start", "2024-05-01"),
+                "bad time",
+            ),
+            (
+                doc(r#","destination":{"ip":"1.2.3"}"#),
+                ip_err("destination.ip", "1.2.3"),
+                "bad IP",
+            ),
+            (
+                doc(r#","source":{"ip":"fe80::1%eth0"}"#),
+                ip_err("source.ip", "fe80::1%eth0"),
+                "bad IP",
+            ),
+        ] {
+            let got = convert(&line).expect_err(&line);
+            assert_eq!(got, want, "{line}");
+            assert_eq!(got.kind(), kind, "{line}");
+        }
+    }
 
     /// The fast paths accept only what `IpAddr::from_str` does, with the same value, and
     /// `expect_fast` says whether they must accept a string std accepts.

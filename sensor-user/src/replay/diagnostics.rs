@@ -96,3 +96,123 @@ impl Diagnostics {
         let _ = writeln!(self.out, "sshd-sensor: replay: {msg}");
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::cell::RefCell;
+    use std::io;
+    use std::rc::Rc;
+
+    use super::*;
+
+    /// A writer the test reads back.
+    #[derive(Clone, Default)]
+    pub(in crate::replay) struct Shared(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        /// The lines written since the last call.
+        pub(in crate::replay) fn take(&self) -> Vec<String> {
+            let text = String::from_utf8(std::mem::take(&mut *self.0.borrow_mut())).expect("utf-8");
+            text.lines().map(str::to_owned).collect()
+        }
+    }
+
+    /// What every line starts with.
+    pub(in crate::replay) const P: &str = "sshd-sensor: replay: ";
+
+    /// Every skipped line and late event is counted; only the first `report_first` of each are
+    /// reported, a full buffer once; the summary gives the totals and how many were not shown.
+    #[test]
+    fn counts_all_and_reports_the_first_few() {
+        let out = Shared::default();
+        let mut d = Diagnostics::new(Box::new(out.clone()), 2);
+        d.bad_line("a.ndjson", 3, "bad JSON", "expected value");
+        d.bad_line("a.ndjson", 5, "bad time", "`@timestamp`");
+        d.bad_line("b.ndjson", 1, "bad JSON", "EOF");
+        assert_eq!(
+            out.take(),
+            [
+                format!("{P}a.ndjson:3: skipped (bad JSON): expected value"),
+                format!("{P}a.ndjson:5: skipped (bad time): `@timestamp`"),
+            ]
+        );
+        assert_eq!(d.bad_total(), 3);
+        assert_eq!(
+            d.bad.iter().map(|(k, n)| (*k, *n)).collect::<Vec<_>>(),
+            [("bad JSON", 2), ("bad time", 1)]
+        );
+        d.late_event("a.ndjson", 7, 1_500_000_000);
+        d.late_event("a.ndjson", 8, 2_000_000);
+        d.late_event("a.ndjson", 9, 3_000_000_000);
+        let late = |line, secs| {
+            format!(
+                "{P}a.ndjson:{line}: event is {secs}s older than events already replayed, beyond \
+                 the tolerated disorder (--max-disorder); replayed late, so a match that needed \
+                 it in order may be missed"
+            )
+        };
+        assert_eq!(out.take(), [late(7, "1.500"), late(8, "0.002")]);
+        assert_eq!(d.late, 3);
+        d.buffer_full(64);
+        assert_eq!(
+            out.take(),
+            [format!(
+                "{P}reorder buffer full (64 events within --max-disorder); replaying the oldest \
+                 early, later events of that span may be reported as late"
+            )]
+        );
+        d.buffer_full(64);
+        assert_eq!(out.take(), Vec::<String>::new(), "said once");
+        assert_eq!(d.forced, 2);
+        d.summary(10);
+        assert_eq!(
+            out.take(),
+            [
+                format!("{P}skipped 3 of 10 lines (2 bad JSON, 1 bad time); 1 not shown"),
+                format!("{P}3 events arrived beyond the tolerated disorder and were replayed late"),
+            ]
+        );
+    }
+
+    /// The summary says nothing of what did not happen: no lines when all was well, no "not
+    /// shown" when every skipped line was shown, no late line without late events.
+    #[test]
+    fn summary_is_silent_on_what_did_not_happen() {
+        let out = Shared::default();
+        let mut d = Diagnostics::new(Box::new(out.clone()), 1);
+        d.summary(4);
+        assert_eq!(out.take(), Vec::<String>::new());
+        d.bad_line("-", 2, "too long", "5 bytes");
+        out.take();
+        d.summary(4);
+        assert_eq!(
+            out.take(),
+            [format!("{P}skipped 1 of 4 lines (1 too long)")]
+        );
+        let mut d = Diagnostics::new(Box::new(out.clone()), 0);
+        d.late_event("-", 1, 1);
+        assert_eq!(
+            out.take(),
+            Vec::<String>::new(),
+            "report_first 0 reports none"
+        );
+        d.summary(1);
+        assert_eq!(
+            out.take(),
+            [format!(
+                "{P}1 events arrived beyond the tolerated disorder and were replayed late"
+            )]
+        );
+    }
+}

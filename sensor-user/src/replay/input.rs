@@ -261,6 +261,101 @@ mod tests {
         assert_eq!(got, vec![Got::Ok(long.clone()), Got::Ok("z".into())]);
     }
 
+    /// A reader that hands out all it is asked for, counting the reads, and fails the reads
+    /// numbered in `fail` with `kind`.
+    struct Counted<'a> {
+        data: &'a [u8],
+        reads: usize,
+        fail: &'a [usize],
+        kind: io::ErrorKind,
+    }
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.reads += 1;
+            if self.fail.contains(&self.reads) {
+                return Err(io::Error::new(self.kind, "test"));
+            }
+            let n = out.len().min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn counted(data: &[u8]) -> Counted<'_> {
+        Counted {
+            data,
+            reads: 0,
+            fail: &[],
+            kind: io::ErrorKind::Other,
+        }
+    }
+
+    fn ok(line: io::Result<Option<Line<'_>>>) -> Option<String> {
+        match line.expect("read") {
+            Some(Line::Ok(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+            None => None,
+            Some(other) => panic!("{other:?}"),
+        }
+    }
+
+    /// A line cut by the end of a full buffer is moved to its start (the buffer does not grow),
+    /// and the search for its newline goes on exactly where it stopped: a newline that lands
+    /// on the last byte of the moved part is found, and the next read fills after it.
+    #[test]
+    fn a_line_cut_by_a_full_buffer_is_moved_to_its_start() {
+        let long = "x".repeat(CHUNK - 1);
+        let input = format!("\n{long}\ny\n");
+        let mut r = LineReader::new(counted(input.as_bytes()), 2 * CHUNK);
+        assert_eq!(ok(r.next_line()), Some(String::new()));
+        assert_eq!(ok(r.next_line()), Some(long));
+        assert_eq!(ok(r.next_line()), Some("y".into()));
+        assert_eq!(ok(r.next_line()), None);
+        assert_eq!(r.buf.len(), CHUNK, "moved, not grown");
+    }
+
+    /// A line longer than the buffer (within the limit) doubles it: a few reads, not one per
+    /// few bytes.
+    #[test]
+    fn a_line_longer_than_the_buffer_doubles_it() {
+        let long = "x".repeat(3 * CHUNK + 7);
+        let input = format!("{long}\n");
+        let mut r = LineReader::new(counted(input.as_bytes()), 4 * CHUNK);
+        assert_eq!(ok(r.next_line()), Some(long));
+        assert_eq!(r.inner.reads, 3, "CHUNK, then CHUNK more, then 2 CHUNK");
+        assert_eq!(r.buf.len(), 4 * CHUNK);
+        assert_eq!(ok(r.next_line()), None);
+    }
+
+    /// An interrupted read is retried; any other read error is the caller's, once (the next
+    /// call reads on).
+    #[test]
+    fn interrupted_reads_are_retried_other_errors_returned() {
+        let mut r = LineReader::new(
+            Counted {
+                fail: &[1, 2],
+                kind: io::ErrorKind::Interrupted,
+                ..counted(b"a\nb")
+            },
+            10,
+        );
+        assert_eq!(ok(r.next_line()), Some("a".into()));
+        assert_eq!(ok(r.next_line()), Some("b".into()));
+        assert_eq!(ok(r.next_line()), None);
+        let mut r = LineReader::new(
+            Counted {
+                fail: &[1],
+                kind: io::ErrorKind::InvalidData,
+                ..counted(b"a\nb")
+            },
+            10,
+        );
+        let err = r.next_line().expect_err("the read error");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(ok(r.next_line()), Some("a".into()));
+    }
+
     #[test]
     fn newline_search() {
         for n in 0..150 {

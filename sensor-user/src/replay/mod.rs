@@ -229,3 +229,145 @@ fn with_original(event: Arc<Event>, raw: Option<&[u8]>) -> Arc<Event> {
     event.original = Some(Arc::new(original));
     Arc::new(event)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    fn input(name: &str, text: String) -> Input {
+        Input {
+            name: name.into(),
+            reader: Box::new(Cursor::new(text.into_bytes())),
+        }
+    }
+
+    /// Validate-only counts lines, bytes (a too-long line's too), JSON documents and bad lines
+    /// (not JSON, or too long) over all inputs, and skips blank lines; the default line limit
+    /// is 1 MiB, inclusive.
+    #[test]
+    fn validate_only_counts_as_replay_reads() {
+        let max = DEFAULT_MAX_LINE_BYTES;
+        let string_of = |len: usize| format!("\"{}\"", "x".repeat(len - 2));
+        let first = [
+            r#"{"a":1}"#.to_owned(),
+            String::new(),
+            "{no".into(),
+            string_of(max),
+        ];
+        let second = ["  ".to_owned(), string_of(max + 1), "[1,2]".into()];
+        let summary = validate_only(
+            vec![input("a", first.join("\n")), input("b", second.join("\n"))],
+            max,
+        )
+        .expect("read");
+        let bytes: usize = first.iter().chain(&second).map(String::len).sum();
+        assert_eq!(
+            (
+                summary.lines,
+                summary.bytes,
+                summary.events,
+                summary.bad_lines
+            ),
+            (7, bytes as u64, 3, 2)
+        );
+    }
+
+    /// An alert's event gets its original document when its line parses, and stays as it was
+    /// when there is no line or it does not parse.
+    #[test]
+    fn with_original_attaches_the_parsed_line() {
+        let event = Arc::new(Event {
+            timestamp: 5,
+            host_id: Some("h".into()),
+            ..Event::default()
+        });
+        let got = with_original(event.clone(), Some(br#"{"a":[1,"x"]}"#));
+        let want = Event {
+            original: Some(Arc::new(serde_json::json!({"a": [1, "x"]}))),
+            ..(*event).clone()
+        };
+        assert_eq!(*got, want);
+        assert_eq!(*with_original(event.clone(), None), *event);
+        assert_eq!(*with_original(event.clone(), Some(b"{nope")), *event);
+    }
+
+    /// `2024-05-01T12:00:00Z` plus `ms` milliseconds.
+    fn at(ms: u64) -> String {
+        let s = ms / 1000;
+        format!(
+            "2024-05-01T12:{:02}:{:02}.{:03}Z",
+            s / 60,
+            s % 60,
+            ms % 1000
+        )
+    }
+
+    /// `pairs` sequences of one session (a stage 1 and, half a second later, its stage 2)
+    /// two seconds apart, with an irrelevant event and a bad line after each.
+    fn sessions(pairs: u64) -> Vec<String> {
+        let mut lines = Vec::new();
+        for k in 0..pairs {
+            let t = k * 2000;
+            lines.push(format!(
+                r#"{{"@timestamp":"{}","event":{{"category":"process","type":"start","action":"exec"}},"host":{{"id":"h","os":{{"type":"linux"}}}},"process":{{"entity_id":"p1","parent":{{"executable":"/usr/sbin/sshd"}}}}}}"#,
+                at(t)
+            ));
+            lines.push(format!(
+                r#"{{"@timestamp":"{}","event":{{"category":["network"],"type":["start"],"action":"connection_attempted"}},"host":{{"id":"h","os":{{"type":"linux"}}}},"process":{{"name":"curl","parent":{{"entity_id":"p1"}}}},"destination":{{"ip":"8.8.8.8"}}}}"#,
+                at(t + 500)
+            ));
+            lines.push(format!(
+                r#"{{"@timestamp":"{}","event":{{"category":"process"}}}}"#,
+                at(t + 600)
+            ));
+            lines.push("{bad".into());
+        }
+        lines
+    }
+
+    /// Replay counts every line, byte, event and relevant event of all inputs, prints each
+    /// alert with its original documents, and applies live mode's alert cap (100 per session
+    /// and window) only when asked to, counting what it suppressed.
+    #[test]
+    fn replay_counts_and_caps_as_asked() {
+        let lines = sessions(101);
+        let bytes: usize = lines.iter().map(String::len).sum();
+        for (rate_cap, printed, suppressed) in [(true, 100, 1), (false, 101, 0)] {
+            let opts = Options {
+                rate_cap,
+                ..Options::default()
+            };
+            let mut diag = Diagnostics::new(Box::new(io::sink()), 0);
+            let mut alerts = 0u64;
+            let summary = replay(
+                vec![input("a", lines.join("\n"))],
+                &opts,
+                &mut diag,
+                |alert| {
+                    assert!(alert.stage1.original.is_some() && alert.stage2.original.is_some());
+                    alerts += 1;
+                    Ok(())
+                },
+            )
+            .expect("replay");
+            assert_eq!(
+                (
+                    summary.lines,
+                    summary.bytes,
+                    summary.events,
+                    summary.relevant,
+                    summary.bad_lines
+                ),
+                (404, bytes as u64, 303, 202, 101),
+                "rate cap {rate_cap}"
+            );
+            assert_eq!(
+                (alerts, summary.alerts_printed, summary.alerts_suppressed),
+                (printed, printed, suppressed),
+                "rate cap {rate_cap}"
+            );
+        }
+    }
+}

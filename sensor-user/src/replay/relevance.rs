@@ -191,3 +191,108 @@ impl FieldSource for Doc<'_, '_> {
             .is_some_and(|c| c.contains(category))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use crate::replay::{convert, fields};
+
+    /// Everything `src` answers about `field`, written out: every value `any_str` visits and
+    /// its answer, its answer when the first value is sought, `str_in` of each value seen, of
+    /// one not there and of none, `int` and `ip`.
+    fn answers(src: &impl FieldSource, field: Field) -> String {
+        let mut seen = Vec::new();
+        let all = src.any_str(field, |v| {
+            seen.push(v.to_owned());
+            false
+        });
+        let first = seen.first().cloned().unwrap_or_default();
+        let found = src.any_str(field, |v| v == first);
+        let mut probes: Vec<Vec<String>> = seen.iter().map(|v| vec![v.clone()]).collect();
+        probes.extend([vec!["nope".to_owned()], vec![], seen.clone()]);
+        let ins: Vec<_> = probes.iter().map(|p| src.str_in(field, p)).collect();
+        format!(
+            "{all:?} {seen:?} {found:?} {ins:?} {:?} {:?}",
+            src.int(field),
+            src.ip(field)
+        )
+    }
+
+    /// The borrowed view answers every field as the converted event does: single values,
+    /// lists (absent, empty, with nulls), the command line (the document's own, else the
+    /// arguments joined, null for none), the top-level user standing in for the process's,
+    /// numbers, addresses (IPv4-mapped ones as IPv4) and categories.
+    #[test]
+    fn the_view_answers_as_the_event_does() {
+        let docs = [
+            r#"{"@timestamp":"2024-05-01T12:00:00Z","host":{"id":"h1","name":"web1","os":{"type":"linux"}},"event":{"category":["network"],"type":["start","connection"],"action":"connection_attempted"},"process":{"pid":1234,"entity_id":"e1","executable":"/usr/bin/curl","name":"curl","args":["curl","-s"],"command_line":"curl  -s","user":{"id":"1000","name":"alice"},"group":{"id":1001},"parent":{"pid":900,"entity_id":"e0","executable":"/usr/bin/bash","name":"bash","args":["bash","-c","x"]}},"user":{"id":"7","name":"top"},"destination":{"ip":"::ffff:1.2.3.4","port":443},"source":{"ip":"::ffff:10.0.0.1","port":50000},"network":{"transport":"tcp"}}"#,
+            r#"{"@timestamp":"2024-05-01T12:00:00Z","event":{"category":["process","x"],"type":["start",null,"end"]},"process":{"args":[],"parent":{"args":["-bash"]}},"user":{"id":"7","name":"top"},"destination":{"ip":"2001:db8::1"}}"#,
+            r#"{"@timestamp":"2024-05-01T12:00:00Z","event":{"category":[],"type":[]}}"#,
+            r#"{"@timestamp":"2024-05-01T12:00:00Z","event":{"category":"process"}}"#,
+        ];
+        for line in docs {
+            let f = fields::parse(line.as_bytes()).expect("JSON");
+            let p = convert::check(&f).expect("valid");
+            let event: Event = convert::event(fields::parse(line.as_bytes()).expect("JSON"), p);
+            let doc = Doc { f: &f, p: &p };
+            for &field in Field::ALL {
+                assert_eq!(
+                    answers(&doc, field),
+                    answers(&event, field),
+                    "{field:?} of {line}"
+                );
+            }
+            for c in ["process", "network", "x", ""] {
+                assert_eq!(doc.has_category(c), event.has_category(c), "{c} of {line}");
+            }
+        }
+        // The answers above are not all null.
+        let f = fields::parse(docs[0].as_bytes()).expect("JSON");
+        let p = convert::check(&f).expect("valid");
+        let doc = Doc { f: &f, p: &p };
+        assert_eq!(
+            answers(&doc, Field::ParentCommandLine),
+            r#"Some(false) ["bash -c x"] Some(true) [Some(true), Some(false), Some(false), Some(true)] None None"#
+        );
+        assert_eq!(
+            answers(&doc, Field::SourcePort),
+            "None [] None [None, None, None] Some(50000) None"
+        );
+        assert_eq!(
+            answers(&doc, Field::SourceIp),
+            "None [] None [None, None, None] None Some(10.0.0.1)"
+        );
+        assert!(doc.has_category("network"));
+        assert!(!doc.has_category("process"));
+    }
+
+    fn stage_of(line: &str) -> Option<Stage> {
+        let f = fields::parse(line.as_bytes()).expect("JSON");
+        let p = convert::check(&f).expect("valid");
+        Relevance::new(&RuleConfig::default()).stage(&f, &p)
+    }
+
+    const STAGE1: &str = r#"{"@timestamp":"2024-05-01T12:00:00Z","event":{"category":"process","type":"start","action":"exec"},"host":{"id":"h","os":{"type":"linux"}},"process":{"entity_id":"p1","parent":{"executable":"/usr/sbin/sshd"}}}"#;
+
+    /// The default rule's stage 1 and stage 2 are told apart, and a document of neither is
+    /// irrelevant.
+    #[test]
+    fn stages_of_the_default_rule() {
+        let stage2 = r#"{"@timestamp":"2024-05-01T12:00:01Z","event":{"category":["network"],"type":["start"],"action":"connection_attempted"},"host":{"id":"h","os":{"type":"linux"}},"process":{"name":"curl","parent":{"entity_id":"p1"}},"destination":{"ip":"8.8.8.8"}}"#;
+        assert_eq!(stage_of(STAGE1), Some(Stage::One));
+        assert_eq!(stage_of(stage2), Some(Stage::Two));
+        assert_eq!(
+            stage_of(r#"{"@timestamp":"2024-05-01T12:00:00Z","event":{"category":"process"}}"#),
+            None
+        );
+    }
+
+    /// Debug builds catch a view that disagrees with the engine.
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "replay relevance disagrees with the engine")]
+    fn debug_check_catches_a_disagreement() {
+        Relevance::new(&RuleConfig::default()).debug_check(STAGE1.as_bytes(), Some(Stage::Two));
+    }
+}

@@ -359,3 +359,229 @@ fn event_of_line(raw: &[u8]) -> Option<Event> {
     let f = fields::parse(raw).ok()?;
     convert::check(&f).ok().map(|p| convert::event(f, p))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::time::parse_rfc3339;
+    use crate::rule::RuleConfig;
+
+    const STAGE2: &str = r#"{"@timestamp":"2024-05-01T12:00:01Z","event":{"category":["network"],"type":["start"],"action":"connection_attempted"},"host":{"id":"h","os":{"type":"linux"}},"process":{"name":"curl","parent":{"entity_id":"p1"}},"destination":{"ip":"8.8.8.8"}}"#;
+
+    fn classified(line: &str, spare: &mut Spare) -> Classified {
+        let relevance = Relevance::new(&RuleConfig::default());
+        classify(
+            line.as_bytes(),
+            &relevance,
+            spare,
+            &mut DateCache::default(),
+        )
+        .expect("valid")
+    }
+
+    /// A stage 2 whose join key is plain text of its line is held as the line and where the key
+    /// lies in it (and the key's hint); one whose key is not (escaped) is built whole.
+    #[test]
+    fn a_stage2_is_held_as_its_line_and_key() {
+        let mut spare = Spare::default();
+        let (ts, body) = classified(STAGE2, &mut spare);
+        assert_eq!(Some(ts), parse_rfc3339("2024-05-01T12:00:01Z"));
+        let Some(Body::Stage2Line(held)) = body else {
+            panic!("not held as its line");
+        };
+        assert_eq!(held.key(), (Some("h"), Some("p1")));
+        assert_eq!(held.hint(), Some(ParentHint::of("p1")));
+        assert_eq!(held.raw(), STAGE2.as_bytes());
+        assert_eq!(held.into_raw(), STAGE2.as_bytes());
+        // Without host.id: the key's other half.
+        let line = STAGE2.replace(r#""id":"h","#, "");
+        let Some(Body::Stage2Line(held)) = classified(&line, &mut spare).1 else {
+            panic!("not held as its line");
+        };
+        assert_eq!(held.key(), (None, Some("p1")));
+        // An escaped key is not a slice of the line.
+        let line = STAGE2.replace(r#""entity_id":"p1""#, r#""entity_id":"p\u0031""#);
+        let Some(Body::Stage2 { event, raw }) = classified(&line, &mut spare).1 else {
+            panic!("not built");
+        };
+        assert_eq!(event.parent.entity_id.as_deref(), Some("p1"));
+        assert_eq!(event.host_id.as_deref(), Some("h"));
+        assert_eq!(&*raw, line.as_bytes());
+    }
+
+    const STAGE1: &str = r#"{"@timestamp":"2024-05-01T12:00:00Z","event":{"category":"process","type":"start","action":"exec"},"host":{"id":"h","os":{"type":"linux"}},"process":{"entity_id":"p1","parent":{"executable":"/usr/sbin/sshd"}}}"#;
+
+    fn whole(line: &str) -> Event {
+        event_of_line(line.as_bytes()).expect("an event")
+    }
+
+    /// A stage 1 is held as its time, join key and line; rebuilt, it is the whole event of its
+    /// line (keeping the line), or the held event when its line does not parse.
+    #[test]
+    fn a_stage1_is_held_as_its_key_and_line_and_rebuilt_whole() {
+        let Some(Body::Stage1(held)) = classified(STAGE1, &mut Spare::default()).1 else {
+            panic!("not a held stage 1");
+        };
+        let mut want = Event {
+            timestamp: parse_rfc3339("2024-05-01T12:00:00Z").expect("time"),
+            host_id: Some("h".into()),
+            raw: Some(STAGE1.as_bytes().into()),
+            ..Event::default()
+        };
+        want.process.entity_id = Some("p1".into());
+        assert_eq!(*held, want);
+        let mut rebuilt = whole(STAGE1);
+        assert_eq!(rebuilt.parent.executable.as_deref(), Some("/usr/sbin/sshd"));
+        assert_eq!(rebuilt.raw, None);
+        rebuilt.raw = Some(STAGE1.as_bytes().into());
+        assert_eq!(Rebuild::stage1_only().stage1(&held), rebuilt);
+        let bad = Event {
+            raw: Some(Box::from(&b"{}"[..])),
+            ..want
+        };
+        assert_eq!(Rebuild::stage1_only().stage1(&bad), bad);
+    }
+
+    /// A held stage 2 is rebuilt as the whole event of its line; should its line not parse, as
+    /// the time and key it was held by.
+    #[test]
+    fn a_stage2_is_rebuilt_from_its_line_or_key() {
+        let mut spare = Spare::default();
+        let Some(Body::Stage2Line(held)) = classified(STAGE2, &mut spare).1 else {
+            panic!("not held as its line");
+        };
+        let (host_id, parent_entity_id) = held.key();
+        let key = Stage2Key {
+            timestamp: 1,
+            host_id,
+            parent_entity_id,
+            hint: held.hint(),
+        };
+        assert_eq!(Rebuild::stage2(&held, key).stage2(), whole(STAGE2));
+        let junk = Stage2Line {
+            raw: b"junk".to_vec(),
+            host_id: None,
+            parent_entity_id: None,
+            hint: None,
+        };
+        let key = Stage2Key {
+            timestamp: 7,
+            host_id: Some("h"),
+            parent_entity_id: Some("p"),
+            hint: None,
+        };
+        let mut want = Event {
+            timestamp: 7,
+            host_id: Some("h".into()),
+            ..Event::default()
+        };
+        want.parent.entity_id = Some("p".into());
+        assert_eq!(Rebuild::stage2(&junk, key).stage2(), want);
+        assert_eq!(Rebuild::stage1_only().stage2(), Event::default());
+    }
+
+    /// A source reads every line: counts lines and bytes (a too-long line's too), skips blank
+    /// ones (whitespace only, not a document with leading space), reports each bad line with
+    /// its reason, moves its clock with every valid event (relevant or not) and hands out only
+    /// the relevant ones, with their line numbers.
+    #[test]
+    fn a_source_counts_every_line_and_hands_out_the_relevant() {
+        let irrelevant = r#" {"@timestamp":"2024-05-01T12:00:05Z","event":{"category":"process"}}"#;
+        let lines = [
+            STAGE1,
+            "",
+            " \t",
+            "{not json",
+            r#"{"@timestamp":"2024-05-01T12:00:00Z","event":{"category":"process"},"process":{"pid":"x"}}"#,
+            &"x".repeat(500),
+            irrelevant,
+            STAGE2,
+            r#"{"@timestamp":"2024-05-01T12:00:00Z"}"#,
+        ];
+        let text = lines.join("\n");
+        let reader = Box::new(std::io::Cursor::new(text.into_bytes()));
+        let mut source = Source::new("in".into(), 3, reader, 450);
+        let out = crate::replay::diagnostics::tests::Shared::default();
+        let mut diag = Diagnostics::new(Box::new(out.clone()), 10);
+        let relevance = Relevance::new(&RuleConfig::default());
+        let mut spare = Spare::default();
+        let mut items = Vec::new();
+        while let Some(item) = source
+            .next_item(&relevance, &mut diag, &mut spare)
+            .expect("read")
+        {
+            assert!(!source.done);
+            items.push((item.timestamp, item.input, item.line));
+        }
+        assert!(source.done);
+        let t = |s| parse_rfc3339(s).expect("time");
+        assert_eq!(
+            items,
+            [
+                (t("2024-05-01T12:00:00Z"), 3, 1),
+                (t("2024-05-01T12:00:01Z"), 3, 8)
+            ]
+        );
+        assert_eq!(source.newest, Some(t("2024-05-01T12:00:05Z")));
+        let s = source.stats;
+        let bytes: usize = lines.iter().map(|l| l.len()).sum();
+        assert_eq!(
+            (s.lines, s.bytes, s.valid, s.relevant),
+            (9, bytes as u64, 3, 2)
+        );
+        assert_eq!(
+            diag.bad.iter().map(|(k, n)| (*k, *n)).collect::<Vec<_>>(),
+            [
+                ("invalid JSON", 1),
+                ("missing field", 1),
+                ("too long", 1),
+                ("wrong type", 1)
+            ]
+        );
+        let said = out.take();
+        assert_eq!(
+            said[2],
+            "sshd-sensor: replay: in:6: skipped (too long): line of 500 bytes is over \
+             --max-line-bytes"
+        );
+        assert_eq!(
+            said[3],
+            "sshd-sensor: replay: in:9: skipped (missing field): missing `event.category`"
+        );
+    }
+
+    /// Spare keeps at most 64 buffers of at most 16 KiB each.
+    #[test]
+    fn spare_is_bounded() {
+        let mut spare = Spare::default();
+        spare.put(Vec::with_capacity(16 * 1024 + 1));
+        assert_eq!(spare.0.len(), 0, "a large buffer is dropped");
+        spare.put(Vec::with_capacity(16 * 1024));
+        assert_eq!(spare.0.len(), 1);
+        for _ in 0..70 {
+            spare.put(Vec::with_capacity(100));
+        }
+        assert_eq!(spare.0.len(), 64);
+    }
+
+    /// Items are equal exactly when their keys are (as their order says).
+    #[test]
+    fn items_are_equal_by_key() {
+        let item = |timestamp, input, line| Item {
+            timestamp,
+            input,
+            line,
+            body: Body::Stage1(Box::default()),
+        };
+        assert!(item(5, 1, 2) == item(5, 1, 2));
+        for other in [item(6, 1, 2), item(5, 0, 2), item(5, 1, 3)] {
+            assert!(item(5, 1, 2) != other);
+            assert_ne!(item(5, 1, 2).cmp(&other), Ordering::Equal);
+        }
+        assert_eq!(item(5, 1, 2).key(), (5, 1, 2));
+        assert_eq!(
+            item(5, 1, 2).partial_cmp(&item(5, 1, 3)),
+            Some(Ordering::Less)
+        );
+    }
+}

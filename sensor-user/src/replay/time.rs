@@ -191,9 +191,65 @@ mod tests {
             "1700000000000",
             "2262-04-12T00:00:00Z",
             "２023-11-14T22:13:20Z",
+            "2023/11-14T22:13:20Z",
+            "2023-11/14T22:13:20Z",
+            "2023-11-14X22:13:20Z",
+            "2023-11-14T22-13:20Z",
+            "2023-11-14T22:13-20Z",
+            "2023-11-14T22:13:20.123",
+            "2023-11-14T22:13:20+02000",
+            "2023-11-14T22:13:20+24:00",
+            "2023-11-14T22:13:20+00:60",
+            "2023-00-01T00:00:00Z",
+            "2023-11-00T00:00:00Z",
+            "2023-04-31T00:00:00Z",
+            "2023-11-14T22:60:00Z",
+            "1900-02-29T00:00:00Z",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
         }
         assert!(parse_rfc3339("2024-02-29T00:00:00Z").is_some());
+    }
+
+    /// The edges of what is accepted, with their exact values: leap days (every fourth year,
+    /// not every hundredth, every four hundredth), the last second of a day and of a year, the
+    /// largest offsets.
+    #[test]
+    fn the_edges_have_their_exact_values() {
+        let s = 1_000_000_000;
+        for (text, secs) in [
+            ("2024-02-29T00:00:00Z", 1_709_164_800),
+            ("2000-02-29T12:00:00Z", 951_825_600),
+            ("2000-03-01T00:00:00Z", 951_868_800),
+            ("1900-03-01T00:00:00Z", -2_203_891_200),
+            ("2023-12-31T23:59:59Z", 1_704_067_199),
+            (
+                "2023-12-31T23:59:59+23:59",
+                1_704_067_199 - 23 * 3600 - 59 * 60,
+            ),
+            (
+                "2023-12-31T23:59:59-23:59",
+                1_704_067_199 + 23 * 3600 + 59 * 60,
+            ),
+        ] {
+            assert_eq!(parse_rfc3339(text), Some(secs * s), "{text}");
+        }
+    }
+
+    /// One cache across many strings gives each its own answer: reused only for the same date
+    /// and time of day.
+    #[test]
+    fn the_date_cache_gives_the_same_answers() {
+        let mut cache = DateCache::default();
+        let base = 1_700_000_000 * 1_000_000_000;
+        for (s, want) in [
+            ("2023-11-14T22:13:20Z", Some(base)),
+            ("2023-11-14T22:13:20.5Z", Some(base + 500_000_000)),
+            ("2023-11-15T22:13:20Z", Some(base + 86_400 * 1_000_000_000)),
+            ("2023-11-15T22:13:2xZ", None),
+            ("2023-11-14T22:13:21+00:00", Some(base + 1_000_000_000)),
+        ] {
+            assert_eq!(parse_rfc3339_with(s, &mut cache), want, "{s}");
+        }
     }
 }
