@@ -317,3 +317,65 @@ fn backquoted_names_and_stray_characters() {
     assert_eq!((err.pos.line, err.pos.col), (1, 40), "{err}");
     assert_eq!(err.message, "unterminated `field name`");
 }
+
+/// The value of the one comparison in stage 1 of a query around `value`.
+fn value_of(value: &str) -> Result<Literal, EqlError> {
+    let q =
+        format!("sequence by h with maxspan=1s [a where b == {value}] by c [d where e == 1] by f");
+    let seq = parse(&q)?;
+    match &seq.stages[0].condition {
+        Expr::Compare { value, .. } => Ok(value.clone()),
+        other => panic!("{q}: {other:?}"),
+    }
+}
+
+/// Every escape a string knows, `"""` strings taken as written, and the `\u{...}` bounds.
+#[test]
+fn string_escapes_and_raw_strings() {
+    assert_eq!(value_of(r#""\n\r\t\"\\""#), Ok(s("\n\r\t\"\\")));
+    assert_eq!(
+        value_of(r#""\u{41}\u{0041}\u{1F600}""#),
+        Ok(s("AA\u{1F600}"))
+    );
+    assert_eq!(value_of(r#""\u{00000041}""#), Ok(s("A")), "eight digits");
+    assert_eq!(value_of(r#""""a \n "b" c""""#), Ok(s(r#"a \n "b" c"#)));
+    assert_eq!(value_of(r#""""""""#), Ok(s("")));
+    for bad in [
+        r#""\u{4}""#,
+        r#""\u{000000041}""#,
+        r#""\u41""#,
+        r#""\u{41""#,
+        r#""\u{D800}""#,
+    ] {
+        let err = value_of(bad).expect_err(bad);
+        assert_eq!(
+            (err.pos.line, err.pos.col, err.message.as_str()),
+            (1, 46, "a \\u escape is \\u{HEX} with 2 to 8 hex digits"),
+            "{bad}"
+        );
+    }
+    let err = value_of(r#""""open"#).expect_err("open");
+    assert_eq!(
+        (err.pos.col, err.message.as_str()),
+        (45, "unterminated \"\"\" string")
+    );
+}
+
+/// Tabs, carriage returns and `//` comments are blank; positions count lines and characters.
+#[test]
+fn blanks_and_positions() {
+    let q =
+        "sequence\tby h with maxspan=1s\r\n// c\r\n\t[a where\tb == 1] by c [d where e == 1] by f";
+    let seq = parse(q).expect("parses");
+    assert_eq!(seq.by, f("h", 1, 13));
+    assert_eq!(seq.stages[0].category, f("a", 3, 3));
+    assert_eq!(
+        seq.stages[0].condition,
+        Expr::Compare {
+            field: f("b", 3, 11),
+            value: Literal::Int(1),
+            negated: false
+        }
+    );
+    assert_eq!(seq.stages[1].by, f("f", 3, 44));
+}
