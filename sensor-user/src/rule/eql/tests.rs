@@ -379,3 +379,63 @@ fn blanks_and_positions() {
     );
     assert_eq!(seq.stages[1].by, f("f", 3, 44));
 }
+
+/// maxspan's every unit, and a duration must be positive.
+#[test]
+fn durations_in_every_unit() {
+    let span = |d: &str| {
+        parse(&format!(
+            "sequence by h with maxspan={d} [a where b == 1] by c [d where e == 1] by f"
+        ))
+        .map(|seq| seq.maxspan_ns)
+    };
+    assert_eq!(span("1500ms"), Ok(1_500_000_000));
+    assert_eq!(span("2s"), Ok(2_000_000_000));
+    assert_eq!(span("2m"), Ok(120_000_000_000));
+    assert_eq!(span("2h"), Ok(7_200_000_000_000));
+    assert_eq!(span("2d"), Ok(172_800_000_000_000));
+    assert_eq!(span("1ms"), Ok(1_000_000));
+    for zero in ["0s", "0ms", "0d"] {
+        let err = span(zero).expect_err(zero);
+        assert_eq!(err.message, format!("`{zero}` is not a positive duration"));
+        assert_eq!((err.pos.line, err.pos.col), (1, 28));
+    }
+}
+
+/// A keyword must be the one the grammar expects there, and a reserved word is no field name
+/// (as a join field or in a condition).
+#[test]
+fn keywords_where_expected_and_reserved_words_no_fields() {
+    let cases = [
+        (
+            "sequence by h with maxspan=1s [a wher b == 1] by c [d where e == 1] by f",
+            31 + 3,
+            "expected `where` after the event category, found `wher`",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b not like \"x\"] by c [d where e == 1] by f",
+            40 + 6,
+            "expected `in` after `not` (`field not in (...)`), found `like`",
+        ),
+        (
+            "sequence by null with maxspan=1s [a where b == 1] by c [d where e == 1] by f",
+            13,
+            "found `null`",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where null == 1] by c [d where e == 1] by f",
+            40,
+            "expected a field name, `not`, `(` or cidrmatch(...), found `null`",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == 1] by in [d where e == 1] by f",
+            51,
+            "found `in`",
+        ),
+    ];
+    for (query, col, says) in cases {
+        let err = parse(query).expect_err(query);
+        assert_eq!((err.pos.line, err.pos.col), (1, col), "{query}: {err}");
+        assert!(err.message.contains(says), "{query}: {err}");
+    }
+}
