@@ -439,3 +439,36 @@ fn keywords_where_expected_and_reserved_words_no_fields() {
         assert!(err.message.contains(says), "{query}: {err}");
     }
 }
+
+/// EQL's comparisons outside the subset are named; any other word after a field is not an
+/// operator; a bare `true` or `false` is no condition.
+#[test]
+fn unsupported_comparisons_and_bare_booleans() {
+    let cases = [
+        (
+            "b regex \"x\"",
+            42,
+            "`regex` is not supported: the supported EQL",
+        ),
+        (
+            "b seq \"x\"",
+            42,
+            "`seq` is not supported: the supported EQL",
+        ),
+        (
+            "b foo \"x\"",
+            42,
+            "expected ==, !=, in, not in, like or like~ after the field, found `foo`",
+        ),
+        ("true", 40, "a bare `true` condition is not supported"),
+        ("false", 40, "a bare `false` condition is not supported"),
+    ];
+    for (condition, col, says) in cases {
+        let query = format!(
+            "sequence by h with maxspan=1s [a where {condition}] by c [d where e == 1] by f"
+        );
+        let err = parse(&query).expect_err(&query);
+        assert_eq!((err.pos.line, err.pos.col), (1, col), "{query}: {err}");
+        assert!(err.message.starts_with(says), "{query}: {err}");
+    }
+}
