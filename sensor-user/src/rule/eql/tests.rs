@@ -317,3 +317,158 @@ fn backquoted_names_and_stray_characters() {
     assert_eq!((err.pos.line, err.pos.col), (1, 40), "{err}");
     assert_eq!(err.message, "unterminated `field name`");
 }
+
+/// The value of the one comparison in stage 1 of a query around `value`.
+fn value_of(value: &str) -> Result<Literal, EqlError> {
+    let q =
+        format!("sequence by h with maxspan=1s [a where b == {value}] by c [d where e == 1] by f");
+    let seq = parse(&q)?;
+    match &seq.stages[0].condition {
+        Expr::Compare { value, .. } => Ok(value.clone()),
+        other => panic!("{q}: {other:?}"),
+    }
+}
+
+/// Every escape a string knows, `"""` strings taken as written, and the `\u{...}` bounds.
+#[test]
+fn string_escapes_and_raw_strings() {
+    assert_eq!(value_of(r#""\n\r\t\"\\""#), Ok(s("\n\r\t\"\\")));
+    assert_eq!(
+        value_of(r#""\u{41}\u{0041}\u{1F600}""#),
+        Ok(s("AA\u{1F600}"))
+    );
+    assert_eq!(value_of(r#""\u{00000041}""#), Ok(s("A")), "eight digits");
+    assert_eq!(value_of(r#""""a \n "b" c""""#), Ok(s(r#"a \n "b" c"#)));
+    assert_eq!(value_of(r#""""""""#), Ok(s("")));
+    for bad in [
+        r#""\u{4}""#,
+        r#""\u{000000041}""#,
+        r#""\u41""#,
+        r#""\u{41""#,
+        r#""\u{D800}""#,
+    ] {
+        let err = value_of(bad).expect_err(bad);
+        assert_eq!(
+            (err.pos.line, err.pos.col, err.message.as_str()),
+            (1, 46, "a \\u escape is \\u{HEX} with 2 to 8 hex digits"),
+            "{bad}"
+        );
+    }
+    let err = value_of(r#""""open"#).expect_err("open");
+    assert_eq!(
+        (err.pos.col, err.message.as_str()),
+        (45, "unterminated \"\"\" string")
+    );
+}
+
+/// Tabs, carriage returns and `//` comments are blank; positions count lines and characters.
+#[test]
+fn blanks_and_positions() {
+    let q =
+        "sequence\tby h with maxspan=1s\r\n// c\r\n\t[a where\tb == 1] by c [d where e == 1] by f";
+    let seq = parse(q).expect("parses");
+    assert_eq!(seq.by, f("h", 1, 13));
+    assert_eq!(seq.stages[0].category, f("a", 3, 3));
+    assert_eq!(
+        seq.stages[0].condition,
+        Expr::Compare {
+            field: f("b", 3, 11),
+            value: Literal::Int(1),
+            negated: false
+        }
+    );
+    assert_eq!(seq.stages[1].by, f("f", 3, 44));
+}
+
+/// maxspan's every unit, and a duration must be positive.
+#[test]
+fn durations_in_every_unit() {
+    let span = |d: &str| {
+        parse(&format!(
+            "sequence by h with maxspan={d} [a where b == 1] by c [d where e == 1] by f"
+        ))
+        .map(|seq| seq.maxspan_ns)
+    };
+    assert_eq!(span("1500ms"), Ok(1_500_000_000));
+    assert_eq!(span("2s"), Ok(2_000_000_000));
+    assert_eq!(span("2m"), Ok(120_000_000_000));
+    assert_eq!(span("2h"), Ok(7_200_000_000_000));
+    assert_eq!(span("2d"), Ok(172_800_000_000_000));
+    assert_eq!(span("1ms"), Ok(1_000_000));
+    for zero in ["0s", "0ms", "0d"] {
+        let err = span(zero).expect_err(zero);
+        assert_eq!(err.message, format!("`{zero}` is not a positive duration"));
+        assert_eq!((err.pos.line, err.pos.col), (1, 28));
+    }
+}
+
+/// A keyword must be the one the grammar expects there, and a reserved word is no field name
+/// (as a join field or in a condition).
+#[test]
+fn keywords_where_expected_and_reserved_words_no_fields() {
+    let cases = [
+        (
+            "sequence by h with maxspan=1s [a wher b == 1] by c [d where e == 1] by f",
+            31 + 3,
+            "expected `where` after the event category, found `wher`",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b not like \"x\"] by c [d where e == 1] by f",
+            40 + 6,
+            "expected `in` after `not` (`field not in (...)`), found `like`",
+        ),
+        (
+            "sequence by null with maxspan=1s [a where b == 1] by c [d where e == 1] by f",
+            13,
+            "found `null`",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where null == 1] by c [d where e == 1] by f",
+            40,
+            "expected a field name, `not`, `(` or cidrmatch(...), found `null`",
+        ),
+        (
+            "sequence by h with maxspan=1s [a where b == 1] by in [d where e == 1] by f",
+            51,
+            "found `in`",
+        ),
+    ];
+    for (query, col, says) in cases {
+        let err = parse(query).expect_err(query);
+        assert_eq!((err.pos.line, err.pos.col), (1, col), "{query}: {err}");
+        assert!(err.message.contains(says), "{query}: {err}");
+    }
+}
+
+/// EQL's comparisons outside the subset are named; any other word after a field is not an
+/// operator; a bare `true` or `false` is no condition.
+#[test]
+fn unsupported_comparisons_and_bare_booleans() {
+    let cases = [
+        (
+            "b regex \"x\"",
+            42,
+            "`regex` is not supported: the supported EQL",
+        ),
+        (
+            "b seq \"x\"",
+            42,
+            "`seq` is not supported: the supported EQL",
+        ),
+        (
+            "b foo \"x\"",
+            42,
+            "expected ==, !=, in, not in, like or like~ after the field, found `foo`",
+        ),
+        ("true", 40, "a bare `true` condition is not supported"),
+        ("false", 40, "a bare `false` condition is not supported"),
+    ];
+    for (condition, col, says) in cases {
+        let query = format!(
+            "sequence by h with maxspan=1s [a where {condition}] by c [d where e == 1] by f"
+        );
+        let err = parse(&query).expect_err(&query);
+        assert_eq!((err.pos.line, err.pos.col), (1, col), "{query}: {err}");
+        assert!(err.message.starts_with(says), "{query}: {err}");
+    }
+}
