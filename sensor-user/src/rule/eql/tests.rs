@@ -472,3 +472,31 @@ fn unsupported_comparisons_and_bare_booleans() {
         assert!(err.message.starts_with(says), "{query}: {err}");
     }
 }
+
+/// The literals a comparison takes, and what it refuses in their place.
+#[test]
+fn literals_and_what_is_no_literal() {
+    assert_eq!(value_of("true"), Ok(Literal::Bool(true)));
+    assert_eq!(value_of("false"), Ok(Literal::Bool(false)));
+    assert_eq!(value_of("null"), Ok(Literal::Null));
+    assert_eq!(value_of("42"), Ok(Literal::Int(42)));
+    assert_eq!(value_of("\"x\""), Ok(s("x")));
+    let cases = [
+        ("1.5", "`1.5` is not supported: numbers are integers"),
+        (
+            "other",
+            "comparing two fields (`other`) is not supported: compare a field with a constant",
+        ),
+        (
+            "and",
+            "expected a string, integer, true, false or null, found `and`",
+        ),
+    ];
+    for (value, says) in cases {
+        let err = value_of(value).expect_err(value);
+        assert_eq!(
+            (err.pos.line, err.pos.col, err.message.as_str()),
+            (1, 45, says)
+        );
+    }
+}
