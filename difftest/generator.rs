@@ -247,7 +247,7 @@ const COMMANDS: &[&[&str]] = &[
     &[""],
 ];
 /// The directories latest's stage 2 lists (`process.executable like "<dir>*"`).
-const SUSPICIOUS_DIRS: &[&str] = &[
+pub const SUSPICIOUS_DIRS: &[&str] = &[
     "/tmp/",
     "/var/tmp/",
     "/dev/shm/",

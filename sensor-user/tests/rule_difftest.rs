@@ -78,22 +78,6 @@ const WORDS: &[&str] = &[
     "?",
     "",
 ];
-const DIRS: &[&str] = &[
-    "/tmp/",
-    "/var/tmp/",
-    "/dev/shm/",
-    "./",
-    "/run/",
-    "/var/run/",
-    "/boot/",
-    "/sys/",
-    "/lost+found/",
-    "/proc/",
-    "/var/mail/",
-    "/var/www/",
-    "/home/",
-    "/root/",
-];
 const NEAR_DIRS: &[&str] = &[
     "/tmpx/",
     "/TMP/",
@@ -239,7 +223,7 @@ fn generate(rng: &mut Rng, id: u64) -> (serde_json::Value, Event) {
     let command_line = args.join(" ");
     let name = *rng.pick(NAMES);
     let dir = if rng.next().is_multiple_of(2) {
-        *rng.pick(DIRS)
+        *rng.pick(generator::SUSPICIOUS_DIRS)
     } else {
         *rng.pick(NEAR_DIRS)
     };
