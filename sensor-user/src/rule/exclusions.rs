@@ -162,18 +162,16 @@ fn push_network(network: IpNetwork, v4: &mut Vec<(u32, u32)>, v6: &mut Vec<(u128
 
 /// `::ffff:0.0.0.0` and `::ffff:255.255.255.255`.
 const MAPPED_FIRST: u128 = 0xffff << 32;
-const MAPPED_LAST: u128 = MAPPED_FIRST | 0xffff_ffff;
+const MAPPED_LAST: u128 = 0xffff_ffff_ffff;
 
 fn v4_interval(ip: u32, prefix: u8) -> (u32, u32) {
     let host_bits = u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
-    let first = ip & !host_bits;
-    (first, first | host_bits)
+    (ip & !host_bits, ip | host_bits)
 }
 
 fn v6_interval(ip: u128, prefix: u8) -> (u128, u128) {
     let host_bits = u128::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
-    let first = ip & !host_bits;
-    (first, first | host_bits)
+    (ip & !host_bits, ip | host_bits)
 }
 
 /// Disjoint inclusive intervals sorted by start: membership is one binary search.

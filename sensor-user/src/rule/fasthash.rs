@@ -72,13 +72,12 @@ impl Hasher for FastHasher {
             rest = tail;
         }
         if !rest.is_empty() {
-            // At most seven bytes, little-endian, tagged with their number so that tails of
-            // different lengths differ.
-            let tail = rest
-                .iter()
-                .rev()
-                .fold(0u64, |w, &b| (w << 8) | u64::from(b));
-            self.add(tail | ((rest.len() as u64) << 56));
+            // At most seven bytes, little-endian, tagged in the eighth with their number so
+            // that tails of different lengths differ.
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            word[7] = rest.len() as u8;
+            self.add(u64::from_le_bytes(word));
         }
     }
 

@@ -75,8 +75,8 @@ fn matches_from(pieces: &[Piece], value: &str) -> bool {
     loop {
         match pieces.get(p) {
             Some(Piece::Many) => {
-                star = Some((p + 1, v));
                 p += 1;
+                star = Some((p, v));
                 continue;
             }
             Some(Piece::One) => {

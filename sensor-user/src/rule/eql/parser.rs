@@ -26,13 +26,16 @@ struct Parser {
 }
 
 impl Parser {
+    /// The current token; `at` never passes the final `Eof` (see `next`).
     fn peek(&self) -> &Token {
-        &self.toks[self.at.min(self.toks.len() - 1)]
+        &self.toks[self.at]
     }
 
+    /// Takes the current token and moves on, except past the final `Eof`, which every later
+    /// call sees again.
     fn next(&mut self) -> Token {
         let t = self.peek().clone();
-        if self.at < self.toks.len() - 1 {
+        if self.at + 1 < self.toks.len() {
             self.at += 1;
         }
         t
@@ -437,4 +440,25 @@ fn is_reserved(word: &str) -> bool {
             | "descendant"
             | "child"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Parser;
+    use crate::rule::eql::lexer::{Tok, tokens};
+
+    /// Taking the final `Eof` leaves it in place: every later `peek` and `next` sees it again
+    /// (no index past the tokens, so no panic whatever an error path asks for next).
+    #[test]
+    fn the_final_eof_is_never_passed() {
+        let mut p = Parser {
+            toks: tokens("x").unwrap_or_else(|e| panic!("{e}")),
+            at: 0,
+        };
+        assert_ne!(p.next().tok, Tok::Eof);
+        for _ in 0..3 {
+            assert_eq!(p.next().tok, Tok::Eof);
+            assert_eq!(p.peek().tok, Tok::Eof);
+        }
+    }
 }

@@ -248,6 +248,41 @@ fn user_additions_extend_the_seed() {
     assert!(e.excludes_process(Some("/bin/yum"), None));
 }
 
+/// A range written with host bits set (`8.8.8.77/24`, which the config accepts) is the whole
+/// network, as `cidrmatch` and the kernel's LPM tries read it: its first and last address are
+/// in, their outer neighbours out.
+#[test]
+fn a_range_written_with_host_bits_covers_its_whole_network() {
+    let e = Exclusions::new(
+        &[
+            net("8.8.8.77/24"),
+            net("2001:db8::77/120"),
+            net("::ffff:9.9.9.77/120"),
+        ],
+        &[],
+        &[],
+    );
+    for inside in [
+        "8.8.8.0",
+        "8.8.8.255",
+        "2001:db8::",
+        "2001:db8::ff",
+        "9.9.9.0",
+        "9.9.9.255",
+    ] {
+        assert!(excluded(&e, inside), "{inside} is in the range");
+    }
+    for outside in [
+        "8.8.7.255",
+        "8.8.9.0",
+        "2001:db8::100",
+        "9.9.8.255",
+        "9.9.10.0",
+    ] {
+        assert!(!excluded(&e, outside), "{outside} is outside the range");
+    }
+}
+
 #[test]
 fn user_v6_ranges_over_mapped_space_cover_v4() {
     let mapped = Exclusions::new(&[net("::ffff:8.8.8.0/120")], &[], &[]);
