@@ -51,12 +51,19 @@ pub(super) fn parse_into<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> Option<
     QUOTES.with(|cell| {
         let mut bitmap = cell.take();
         let parsed = walk(line, &mut bitmap, fields);
-        if bitmap.capacity() > KEEP_WORDS {
-            bitmap = Vec::new();
-        }
-        cell.set(bitmap);
+        cell.set(retained(bitmap));
         parsed
     })
+}
+
+/// The bitmap to keep for the next line: this one, or nothing if it grew past [`KEEP_WORDS`]
+/// (so one huge line does not hold its memory for the rest of the run).
+fn retained(bitmap: Vec<u64>) -> Vec<u64> {
+    if bitmap.capacity() > KEEP_WORDS {
+        Vec::new()
+    } else {
+        bitmap
+    }
 }
 
 #[cfg(test)]
@@ -432,5 +439,23 @@ impl<'a> Walker<'a, '_> {
     fn need_digits(&self, i: usize) -> Option<usize> {
         let end = self.digits(i);
         (end > i).then_some(end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retained;
+
+    /// Bitmaps of lines up to 256 KiB (4,096 words) are reused, larger ones freed.
+    #[test]
+    fn the_bitmap_is_kept_up_to_4096_words() {
+        for words in [1, 100, 4096] {
+            let kept = retained(Vec::with_capacity(words));
+            assert_eq!(kept.capacity(), words, "a bitmap of {words} words is kept");
+        }
+        for words in [4097, 100_000] {
+            let kept = retained(Vec::with_capacity(words));
+            assert_eq!(kept.capacity(), 0, "a bitmap of {words} words is freed");
+        }
     }
 }
