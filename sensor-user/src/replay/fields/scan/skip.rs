@@ -16,9 +16,9 @@ impl Walker<'_, '_> {
         self.skip_other(i, depth)
     }
 
+    /// Skips a value that is not a string (`skip` took those).
     fn skip_other(&self, i: usize, depth: usize) -> Option<usize> {
         match self.at(i)? {
-            b'"' => self.skip_str(i),
             b'{' => {
                 if depth >= MAX_DEPTH {
                     return None;
