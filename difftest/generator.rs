@@ -293,7 +293,7 @@ const OTHER_DIRS: &[&str] = &[
 ];
 /// Executable names: latest's suspicious ones (`process.name like~`) in several cases, near
 /// misses, and the names both rules exclude.
-const EXE_NAMES: &[&str] = &[
+pub const EXE_NAMES: &[&str] = &[
     ".x",
     ".",
     ".SSH",
@@ -502,25 +502,7 @@ pub fn python_record(stream_id: u64, e: &GenEvent) -> String {
         e.category, e.ms
     );
     let mut doc = JsonObject::new(head);
-    for (key, value) in e
-        .doc
-        .as_object()
-        .expect("a generated document is an object")
-    {
-        match key.as_str() {
-            "@timestamp" => {}
-            "event" => doc.nested(key, |event| {
-                for (k, v) in value.as_object().expect("event is an object") {
-                    if k == "type" || k == "category" {
-                        event.member(k, unwrapped(v));
-                    } else {
-                        event.member(k, v);
-                    }
-                }
-            }),
-            _ => doc.member(key, value),
-        }
-    }
+    members_but_timestamp(&mut doc, &e.doc, &["type", "category"]);
     let lower = |key: &str| {
         e.doc
             .pointer(&format!("/process/{key}"))
@@ -534,6 +516,32 @@ pub fn python_record(stream_id: u64, e: &GenEvent) -> String {
     let mut record = doc.finish();
     record.push('}');
     record
+}
+
+/// The members of a generated document but its `@timestamp`, into `doc`; the `event` members
+/// named in `unwrap` written as plain strings when they are one-element arrays.
+fn members_but_timestamp(doc: &mut JsonObject, source: &Value, unwrap: &[&str]) {
+    let members = source
+        .as_object()
+        .expect("a generated document is an object");
+    for (key, value) in members {
+        match key.as_str() {
+            "@timestamp" => {}
+            "event" if !unwrap.is_empty() => doc.nested(key, |event| {
+                for (k, v) in value.as_object().expect("event is an object") {
+                    event.member(
+                        k,
+                        if unwrap.contains(&k.as_str()) {
+                            unwrapped(v)
+                        } else {
+                            v
+                        },
+                    );
+                }
+            }),
+            _ => doc.member(key, value),
+        }
+    }
 }
 
 /// Our input line: the Defend shape, with the variations Elasticsearch exports show (dotted
@@ -553,21 +561,7 @@ pub fn our_line(rng: &mut Rng, e: &GenEvent) -> String {
     } else {
         let mut doc = JsonObject::new(String::with_capacity(1024));
         doc.member("@timestamp", &timestamp);
-        for (key, value) in e
-            .doc
-            .as_object()
-            .expect("a generated document is an object")
-        {
-            match key.as_str() {
-                "@timestamp" => {}
-                "event" if unwrap_type => doc.nested(key, |event| {
-                    for (k, v) in value.as_object().expect("event is an object") {
-                        event.member(k, if k == "type" { unwrapped(v) } else { v });
-                    }
-                }),
-                _ => doc.member(key, value),
-            }
-        }
+        members_but_timestamp(&mut doc, &e.doc, if unwrap_type { &["type"] } else { &[] });
         doc.finish()
     };
     escape(rng, line)

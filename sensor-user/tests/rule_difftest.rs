@@ -94,59 +94,9 @@ const NEAR_DIRS: &[&str] = &[
     "/lost+found",
     "/var/www",
 ];
-const NAMES: &[&str] = &[
-    ".x",
-    ".",
-    ".SSH",
-    "x.elf",
-    "x.ELF",
-    "run.sh",
-    "run.SH",
-    "Run.Sh",
-    "x.sh.bak",
-    "a.py",
-    "a.rb",
-    "a.pl",
-    "a.lua",
-    "a.lua5.4",
-    "a.LUA5.4",
-    "lua",
-    "a.php",
-    "a.php7",
-    "a.js",
-    ".js",
-    ".JS",
-    "js",
-    "systemd",
-    "SystemD",
-    "cron",
-    "CRON",
-    "crond",
-    "crondx",
-    "nc",
-    "NC",
-    "Nc",
-    "ncx",
-    "netcat",
-    "ncat",
-    "telnet",
-    "socat",
-    "SOCAT",
-    "openssl",
-    "nc.openbsd",
-    "ngrok",
-    "nc.traditional",
-    "ssh",
-    "SSH",
-    "sshd",
-    "sshd-session",
-    "login_duo",
-    "sqlplus",
-    "SQLPLUS",
-    "curl",
-    "yum",
-    "backup-agent",
-];
+/// Names beyond the generator's [`generator::EXE_NAMES`]: more case and suffix variants, and
+/// the extra name the edited copy excludes (`backup-agent`).
+const MORE_NAMES: &[&str] = &["x.ELF", "x.sh.bak", "a.pl", "a.php7", "backup-agent"];
 const IPS: &[&str] = &[
     "8.8.8.8",
     "1.1.1.1",
@@ -221,7 +171,11 @@ fn generate(rng: &mut Rng, id: u64) -> (serde_json::Value, Event) {
         .map(|_| (*rng.pick(WORDS)).to_owned())
         .collect();
     let command_line = args.join(" ");
-    let name = *rng.pick(NAMES);
+    let pick = rng.below((generator::EXE_NAMES.len() + MORE_NAMES.len()) as u64) as usize;
+    let name = match generator::EXE_NAMES.get(pick) {
+        Some(name) => *name,
+        None => MORE_NAMES[pick - generator::EXE_NAMES.len()],
+    };
     let dir = if rng.next().is_multiple_of(2) {
         *rng.pick(generator::SUSPICIOUS_DIRS)
     } else {
